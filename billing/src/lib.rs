@@ -1,0 +1,1 @@
+//! Sentral billing: numbering plan, tariffs, rating and the old-versus-new comparison (issue 4).
