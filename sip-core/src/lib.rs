@@ -5,4 +5,12 @@
 //! the RTP relay, plus an async driver that runs them on tokio. It never knows about
 //! extensions, sites or money: that is `pbx` and `billing`.
 
+pub mod auth;
+pub mod dialog;
+pub mod driver;
 pub mod message;
+pub mod rtp;
+pub mod rtp_relay;
+pub mod sdp;
+pub mod transaction;
+pub mod transport;

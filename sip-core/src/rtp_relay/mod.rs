@@ -1,0 +1,1 @@
+//! The RTP relay: port pool, per-leg sockets, symmetric latching, counters. Being written.
