@@ -3,10 +3,10 @@
 //! message is parsed (so a malformed one gets its 400 at the door); every other header is
 //! kept verbatim and parsed on demand.
 
+use super::CSeq;
 use super::name_addr::{Contact, NameAddr};
 use super::text::SipStr;
 use super::via::Via;
-use super::CSeq;
 
 /// A header name. Known names compare by variant; unknown ones keep their spelling and
 /// compare case-insensitively.
@@ -351,10 +351,13 @@ impl Headers {
     }
 
     pub fn vias(&self) -> impl Iterator<Item = &Via> {
-        self.0.iter().filter_map(|h| match h {
-            Header::Via(v) => Some(v.iter()),
-            _ => None,
-        }).flatten()
+        self.0
+            .iter()
+            .filter_map(|h| match h {
+                Header::Via(v) => Some(v.iter()),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub fn top_via(&self) -> Option<&Via> {
@@ -371,8 +374,13 @@ impl Headers {
 
     /// Removes the topmost Via value (a proxy or B2BUA stripping its own on a response).
     pub fn pop_via(&mut self) -> Option<Via> {
-        let i = self.0.iter().position(|h| matches!(h, Header::Via(v) if !v.is_empty()))?;
-        let Header::Via(vs) = &mut self.0[i] else { return None };
+        let i = self
+            .0
+            .iter()
+            .position(|h| matches!(h, Header::Via(v) if !v.is_empty()))?;
+        let Header::Via(vs) = &mut self.0[i] else {
+            return None;
+        };
         let first = vs.remove(0);
         if vs.is_empty() {
             self.0.remove(i);
@@ -416,24 +424,33 @@ impl Headers {
     }
 
     pub fn contacts(&self) -> impl Iterator<Item = &Contact> {
-        self.0.iter().filter_map(|h| match h {
-            Header::Contact(v) => Some(v.iter()),
-            _ => None,
-        }).flatten()
+        self.0
+            .iter()
+            .filter_map(|h| match h {
+                Header::Contact(v) => Some(v.iter()),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub fn routes(&self) -> impl Iterator<Item = &NameAddr> {
-        self.0.iter().filter_map(|h| match h {
-            Header::Route(v) => Some(v.iter()),
-            _ => None,
-        }).flatten()
+        self.0
+            .iter()
+            .filter_map(|h| match h {
+                Header::Route(v) => Some(v.iter()),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub fn record_routes(&self) -> impl Iterator<Item = &NameAddr> {
-        self.0.iter().filter_map(|h| match h {
-            Header::RecordRoute(v) => Some(v.iter()),
-            _ => None,
-        }).flatten()
+        self.0
+            .iter()
+            .filter_map(|h| match h {
+                Header::RecordRoute(v) => Some(v.iter()),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub fn max_forwards(&self) -> Option<u32> {

@@ -145,7 +145,12 @@ impl Message {
 
 impl Request {
     pub fn new(method: Method, uri: Uri) -> Self {
-        Request { method, uri, headers: Headers::new(), body: Bytes::new() }
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 }
 
@@ -153,7 +158,12 @@ impl Response {
     /// A response with the default reason phrase and no headers.
     pub fn new(status: u16) -> Self {
         let status = StatusCode(status);
-        Response { status, reason: SipStr::from_static(status.default_reason()), headers: Headers::new(), body: Bytes::new() }
+        Response {
+            status,
+            reason: SipStr::from_static(status.default_reason()),
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// A response to `req` per RFC 3261 §8.2.6.2: copies Via (all values, in order),
@@ -162,9 +172,11 @@ impl Response {
         let mut resp = Response::new(status);
         for h in req.headers.iter() {
             match h {
-                Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_) => {
-                    resp.headers.push(h.clone())
-                }
+                Header::Via(_)
+                | Header::From(_)
+                | Header::To(_)
+                | Header::CallId(_)
+                | Header::CSeq(_) => resp.headers.push(h.clone()),
                 _ => {}
             }
         }

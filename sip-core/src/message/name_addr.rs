@@ -19,7 +19,11 @@ pub struct NameAddr {
 
 impl NameAddr {
     pub fn new(uri: Uri) -> Self {
-        NameAddr { display_name: None, uri, params: Params::new() }
+        NameAddr {
+            display_name: None,
+            uri,
+            params: Params::new(),
+        }
     }
 
     pub fn tag(&self) -> Option<&str> {

@@ -47,7 +47,11 @@ impl Params {
     /// Sets `name` (replacing an existing one in place, else appending).
     pub fn set(&mut self, name: impl Into<SipStr>, value: Option<SipStr>) {
         let name = name.into();
-        if let Some(p) = self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(&name)) {
+        if let Some(p) = self
+            .0
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(&name))
+        {
             p.value = value;
         } else {
             self.0.push(Param { name, value });

@@ -36,7 +36,10 @@ impl SipStr {
     /// If `range` is out of bounds or splits a UTF-8 sequence; callers pass ranges found
     /// by scanning `self`.
     pub fn slice(&self, range: std::ops::Range<usize>) -> SipStr {
-        assert!(self.as_str().is_char_boundary(range.start) && self.as_str().is_char_boundary(range.end));
+        assert!(
+            self.as_str().is_char_boundary(range.start)
+                && self.as_str().is_char_boundary(range.end)
+        );
         SipStr(self.0.slice(range))
     }
 

@@ -52,7 +52,15 @@ pub struct SipUri {
 impl SipUri {
     /// A `sip:` URI with just a host.
     pub fn new(host: Host) -> Self {
-        SipUri { secure: false, user: None, password: None, host, port: None, params: Params::new(), headers: None }
+        SipUri {
+            secure: false,
+            user: None,
+            password: None,
+            host,
+            port: None,
+            params: Params::new(),
+            headers: None,
+        }
     }
 }
 

@@ -27,7 +27,9 @@ impl Via {
     /// True when the branch starts with the RFC 3261 magic cookie (§17.2.3).
     /// A bare cookie (`z9hG4bK` alone, RFC 4475 §3.2.1) does not identify a transaction.
     pub fn has_rfc3261_branch(&self) -> bool {
-        self.branch().is_some_and(|b| b.len() > BRANCH_MAGIC_COOKIE.len() && b.starts_with(BRANCH_MAGIC_COOKIE))
+        self.branch().is_some_and(|b| {
+            b.len() > BRANCH_MAGIC_COOKIE.len() && b.starts_with(BRANCH_MAGIC_COOKIE)
+        })
     }
 
     pub fn received(&self) -> Option<&str> {
