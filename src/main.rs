@@ -1,1 +1,3 @@
+mod serve;
+
 fn main() {}
