@@ -126,10 +126,16 @@ impl HeaderName {
     /// `f` From, `s` Subject, `k` Supported, `t` To, `v` Via, `o` Event, `r` Refer-To,
     /// `b` Referred-By, `u` Allow-Events, `x` Session-Expires).
     pub fn from_wire(name: &SipStr) -> HeaderName {
+        HeaderName::lookup(name.as_str()).unwrap_or_else(|| HeaderName::Other(name.clone()))
+    }
+
+    /// The known header called `n` (long or compact form, any case), or `None` for a
+    /// header Sentral does not name. Buckets by length so a lookup is a few compares.
+    pub fn lookup(n: &str) -> Option<HeaderName> {
         use HeaderName::*;
-        let n = name.as_str();
-        if n.len() == 1 {
-            return match n.as_bytes()[0].to_ascii_lowercase() {
+        let b = n.as_bytes();
+        if b.len() == 1 {
+            return Some(match b[0].to_ascii_lowercase() {
                 b'i' => CallId,
                 b'm' => Contact,
                 b'e' => ContentEncoding,
@@ -145,66 +151,80 @@ impl HeaderName {
                 b'b' => ReferredBy,
                 b'u' => AllowEvents,
                 b'x' => SessionExpires,
-                _ => Other(name.clone()),
-            };
+                _ => return None,
+            });
         }
-        const KNOWN: &[(&str, HeaderName)] = &[
-            ("Via", Via),
-            ("From", From),
-            ("To", To),
-            ("Call-ID", CallId),
-            ("CSeq", CSeq),
-            ("Contact", Contact),
-            ("Max-Forwards", MaxForwards),
-            ("Content-Length", ContentLength),
-            ("Content-Type", ContentType),
-            ("Route", Route),
-            ("Record-Route", RecordRoute),
-            ("Expires", Expires),
-            ("Min-Expires", MinExpires),
-            ("Authorization", Authorization),
-            ("WWW-Authenticate", WwwAuthenticate),
-            ("Proxy-Authenticate", ProxyAuthenticate),
-            ("Proxy-Authorization", ProxyAuthorization),
-            ("Require", Require),
-            ("Proxy-Require", ProxyRequire),
-            ("Supported", Supported),
-            ("Unsupported", Unsupported),
-            ("Allow", Allow),
-            ("Allow-Events", AllowEvents),
-            ("Accept", Accept),
-            ("Accept-Encoding", AcceptEncoding),
-            ("Accept-Language", AcceptLanguage),
-            ("Alert-Info", AlertInfo),
-            ("Call-Info", CallInfo),
-            ("Content-Disposition", ContentDisposition),
-            ("Content-Encoding", ContentEncoding),
-            ("Date", Date),
-            ("Diversion", Diversion),
-            ("Event", Event),
-            ("P-Asserted-Identity", PAssertedIdentity),
-            ("P-Preferred-Identity", PPreferredIdentity),
-            ("Privacy", Privacy),
-            ("Reason", Reason),
-            ("Refer-To", ReferTo),
-            ("Referred-By", ReferredBy),
-            ("Replaces", Replaces),
-            ("Retry-After", RetryAfter),
-            ("Server", Server),
-            ("Session-Expires", SessionExpires),
-            ("Subject", Subject),
-            ("Subscription-State", SubscriptionState),
-            ("Timestamp", Timestamp),
-            ("Unsupported", Unsupported),
-            ("User-Agent", UserAgent),
-            ("Warning", Warning),
-        ];
-        for (k, v) in KNOWN {
-            if k.len() == n.len() && k.eq_ignore_ascii_case(n) {
-                return v.clone();
-            }
-        }
-        Other(name.clone())
+        let candidates: &[(&str, HeaderName)] = match b.len() {
+            2 => &[("To", To)],
+            3 => &[("Via", Via)],
+            4 => &[("From", From), ("CSeq", CSeq), ("Date", Date)],
+            5 => &[("Route", Route), ("Allow", Allow), ("Event", Event)],
+            6 => &[("Accept", Accept), ("Reason", Reason), ("Server", Server)],
+            7 => &[
+                ("Call-ID", CallId),
+                ("Contact", Contact),
+                ("Expires", Expires),
+                ("Require", Require),
+                ("Subject", Subject),
+                ("Privacy", Privacy),
+                ("Warning", Warning),
+            ],
+            8 => &[("Refer-To", ReferTo), ("Replaces", Replaces)],
+            9 => &[
+                ("Supported", Supported),
+                ("Call-Info", CallInfo),
+                ("Diversion", Diversion),
+                ("Timestamp", Timestamp),
+            ],
+            10 => &[("User-Agent", UserAgent), ("Alert-Info", AlertInfo)],
+            11 => &[
+                ("Min-Expires", MinExpires),
+                ("Unsupported", Unsupported),
+                ("Referred-By", ReferredBy),
+                ("Retry-After", RetryAfter),
+            ],
+            12 => &[
+                ("Max-Forwards", MaxForwards),
+                ("Content-Type", ContentType),
+                ("Record-Route", RecordRoute),
+                ("Allow-Events", AllowEvents),
+            ],
+            13 => &[
+                ("Authorization", Authorization),
+                ("Proxy-Require", ProxyRequire),
+            ],
+            14 => &[("Content-Length", ContentLength)],
+            15 => &[
+                ("Accept-Encoding", AcceptEncoding),
+                ("Accept-Language", AcceptLanguage),
+                ("Session-Expires", SessionExpires),
+            ],
+            16 => &[
+                ("WWW-Authenticate", WwwAuthenticate),
+                ("Content-Encoding", ContentEncoding),
+            ],
+            18 => &[
+                ("Proxy-Authenticate", ProxyAuthenticate),
+                ("Subscription-State", SubscriptionState),
+            ],
+            19 => &[
+                ("Proxy-Authorization", ProxyAuthorization),
+                ("P-Asserted-Identity", PAssertedIdentity),
+                ("Content-Disposition", ContentDisposition),
+            ],
+            20 => &[("P-Preferred-Identity", PPreferredIdentity)],
+            _ => return None,
+        };
+        candidates
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl std::fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

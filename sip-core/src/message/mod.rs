@@ -3,10 +3,13 @@
 //!
 //! This module owns the wire format; the rest of the stack sees typed values only.
 
+pub(crate) mod grammar;
 pub mod header;
 pub mod method;
 pub mod name_addr;
 pub mod params;
+pub mod parse;
+pub mod serialize;
 pub mod text;
 pub mod uri;
 pub mod via;
@@ -15,6 +18,10 @@ pub use header::{Header, HeaderName, Headers};
 pub use method::Method;
 pub use name_addr::{Contact, NameAddr};
 pub use params::{Param, Params};
+pub use parse::{
+    BadRequest, Framing, Limits, ParseError, Problem, RawRouting, frame_stream, parse_datagram,
+    parse_stream_message,
+};
 pub use text::SipStr;
 pub use uri::{Host, OtherUri, SipUri, TelUri, Uri};
 pub use via::Via;
