@@ -1,0 +1,487 @@
+//! Call records: written when a call starts, completed when it ends, so a crash loses
+//! nothing; records left open by a crash are closed as `interrupted` at the next start.
+//! Also the bulk path for the synthetic traffic generator and the streaming read that the
+//! savings report runs over a whole year without holding it in memory.
+
+use billing::{CallDirection, CallDisposition, CallRecord};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use rust_decimal::Decimal;
+use sqlx::QueryBuilder;
+
+use crate::error::{Result, StoreError};
+use crate::ids::*;
+use crate::model::*;
+use crate::{Store, dispatch};
+
+/// Which call records to list. `from`/`to` bound `started_at` as `[from, to)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many, newest first when set; oldest first otherwise.
+    pub limit: Option<u32>,
+}
+
+pub(crate) fn parse_direction(s: &str) -> Result<CallDirection> {
+    Ok(match s {
+        "internal_same_site" => CallDirection::InternalSameSite,
+        "internal_other_site" => CallDirection::InternalOtherSite,
+        "outbound" => CallDirection::Outbound,
+        "inbound" => CallDirection::Inbound,
+        "emergency" => CallDirection::Emergency,
+        other => return Err(StoreError::corrupt("call_records", "direction", other)),
+    })
+}
+
+pub(crate) fn parse_disposition(s: &str) -> Result<CallDisposition> {
+    Ok(match s {
+        "answered" => CallDisposition::Answered,
+        "busy" => CallDisposition::Busy,
+        "no_answer" => CallDisposition::NoAnswer,
+        "cancelled" => CallDisposition::Cancelled,
+        "failed" => CallDisposition::Failed,
+        "rejected_by_policy" => CallDisposition::RejectedByPolicy,
+        "interrupted" => CallDisposition::Interrupted,
+        other => return Err(StoreError::corrupt("call_records", "disposition", other)),
+    })
+}
+
+fn parse_money(column: &'static str, s: Option<String>) -> Result<Option<Decimal>> {
+    s.map(|s| s.parse::<Decimal>().map_err(|e| StoreError::corrupt("call_records", column, format!("{s:?}: {e}"))))
+        .transpose()
+}
+
+fn talk(column: &'static str, v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|e| StoreError::corrupt("call_records", column, e))
+}
+
+/// The columns billing reads.
+#[derive(sqlx::FromRow)]
+struct BillingRow {
+    id: i64,
+    started_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: DateTime<Utc>,
+    talk_seconds: i64,
+    direction: String,
+    disposition: String,
+    caller_extension: Option<String>,
+    caller_number: String,
+    caller_site: Option<String>,
+    caller_department: Option<String>,
+    callee_extension: Option<String>,
+    callee_number: String,
+    callee_site: Option<String>,
+    callee_department: Option<String>,
+    trunk: Option<String>,
+    synthetic: bool,
+}
+
+impl TryFrom<BillingRow> for CallRecord {
+    type Error = StoreError;
+    fn try_from(r: BillingRow) -> Result<CallRecord> {
+        Ok(CallRecord {
+            id: r.id,
+            started_at: r.started_at,
+            answered_at: r.answered_at,
+            ended_at: r.ended_at,
+            talk_seconds: talk("talk_seconds", r.talk_seconds)?,
+            direction: parse_direction(&r.direction)?,
+            disposition: parse_disposition(&r.disposition)?,
+            caller_extension: r.caller_extension,
+            caller_number: r.caller_number,
+            caller_site: r.caller_site,
+            caller_department: r.caller_department,
+            callee_extension: r.callee_extension,
+            callee_number: r.callee_number,
+            callee_site: r.callee_site,
+            callee_department: r.callee_department,
+            trunk: r.trunk,
+            synthetic: r.synthetic,
+        })
+    }
+}
+
+const BILLING_COLUMNS: &str = "id, started_at, answered_at, ended_at, talk_seconds, direction, disposition, \
+     caller_extension, caller_number, caller_site, caller_department, callee_extension, callee_number, \
+     callee_site, callee_department, trunk, synthetic";
+
+#[derive(sqlx::FromRow)]
+struct FullRow {
+    id: i64,
+    started_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    talk_seconds: i64,
+    direction: String,
+    disposition: Option<String>,
+    caller_extension: Option<String>,
+    caller_number: String,
+    caller_site: Option<String>,
+    caller_department: Option<String>,
+    callee_extension: Option<String>,
+    callee_number: String,
+    callee_site: Option<String>,
+    callee_department: Option<String>,
+    trunk: Option<String>,
+    sip_code: Option<i64>,
+    sip_reason: Option<String>,
+    transfer_chain: String,
+    caller_packets: Option<i64>,
+    caller_lost: Option<i64>,
+    caller_jitter_ms: Option<f64>,
+    caller_mos: Option<f64>,
+    callee_packets: Option<i64>,
+    callee_lost: Option<i64>,
+    callee_jitter_ms: Option<f64>,
+    callee_mos: Option<f64>,
+    synthetic: bool,
+    cost_new: Option<String>,
+    cost_old: Option<String>,
+    tariff_version: Option<String>,
+    rated_at: Option<DateTime<Utc>>,
+}
+
+fn leg(
+    column: &'static str,
+    packets: Option<i64>,
+    lost: Option<i64>,
+    jitter_ms: Option<f64>,
+    mos: Option<f64>,
+) -> Result<Option<LegQuality>> {
+    match (packets, lost, jitter_ms, mos) {
+        (Some(p), Some(l), Some(j), Some(m)) => Ok(Some(LegQuality {
+            packets: u64::try_from(p).map_err(|e| StoreError::corrupt("call_records", column, e))?,
+            lost: u64::try_from(l).map_err(|e| StoreError::corrupt("call_records", column, e))?,
+            jitter_ms: j,
+            mos: m,
+        })),
+        _ => Ok(None),
+    }
+}
+
+impl TryFrom<FullRow> for StoredCallRecord {
+    type Error = StoreError;
+    fn try_from(r: FullRow) -> Result<StoredCallRecord> {
+        Ok(StoredCallRecord {
+            id: CallRecordId(r.id),
+            started_at: r.started_at,
+            answered_at: r.answered_at,
+            ended_at: r.ended_at,
+            talk_seconds: talk("talk_seconds", r.talk_seconds)?,
+            direction: parse_direction(&r.direction)?,
+            disposition: r.disposition.as_deref().map(parse_disposition).transpose()?,
+            caller_extension: r.caller_extension,
+            caller_number: r.caller_number,
+            caller_site: r.caller_site,
+            caller_department: r.caller_department,
+            callee_extension: r.callee_extension,
+            callee_number: r.callee_number,
+            callee_site: r.callee_site,
+            callee_department: r.callee_department,
+            trunk: r.trunk,
+            sip_code: r
+                .sip_code
+                .map(u16::try_from)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("call_records", "sip_code", e))?,
+            sip_reason: r.sip_reason,
+            transfer_chain: serde_json::from_str(&r.transfer_chain)
+                .map_err(|e| StoreError::corrupt("call_records", "transfer_chain", e))?,
+            caller_leg: leg("caller_packets", r.caller_packets, r.caller_lost, r.caller_jitter_ms, r.caller_mos)?,
+            callee_leg: leg("callee_packets", r.callee_packets, r.callee_lost, r.callee_jitter_ms, r.callee_mos)?,
+            synthetic: r.synthetic,
+            cost_new: parse_money("cost_new", r.cost_new)?,
+            cost_old: parse_money("cost_old", r.cost_old)?,
+            tariff_version: r.tariff_version,
+            rated_at: r.rated_at,
+        })
+    }
+}
+
+/// Money is read as text on both backends so SQLite's decimal strings and PostgreSQL's
+/// NUMERIC come back through one exact path.
+const FULL_COLUMNS: &str = "id, started_at, answered_at, ended_at, talk_seconds, direction, disposition, \
+     caller_extension, caller_number, caller_site, caller_department, callee_extension, callee_number, \
+     callee_site, callee_department, trunk, sip_code, sip_reason, transfer_chain, caller_packets, caller_lost, \
+     caller_jitter_ms, caller_mos, callee_packets, callee_lost, callee_jitter_ms, callee_mos, synthetic, \
+     CAST(cost_new AS TEXT) AS cost_new, CAST(cost_old AS TEXT) AS cost_old, tariff_version, rated_at";
+
+/// Rows per multi-row INSERT: 16 columns × 500 = 8 000 parameters, under SQLite's 32 766
+/// and PostgreSQL's 65 535.
+const BULK_ROWS_PER_STATEMENT: usize = 500;
+/// Rows per transaction: large enough that commits (an fsync each) are rare, small enough
+/// that a running server is not locked out of SQLite for long.
+const BULK_ROWS_PER_TRANSACTION: usize = 20_000;
+
+impl Store {
+    /// Writes the record of a call that has just started; it stays open (`ended_at`
+    /// NULL) until [`Store::complete_call`].
+    pub async fn start_call(&self, call: &NewCallRecord) -> Result<CallRecordId> {
+        dispatch!(self, |pool| {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO call_records (caller_extension, caller_number, caller_site, caller_department, \
+                 callee_extension, callee_number, callee_site, callee_department, direction, trunk, started_at, \
+                 synthetic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(&call.caller_extension)
+            .bind(&call.caller_number)
+            .bind(&call.caller_site)
+            .bind(&call.caller_department)
+            .bind(&call.callee_extension)
+            .bind(&call.callee_number)
+            .bind(&call.callee_site)
+            .bind(&call.callee_department)
+            .bind(call.direction.as_str())
+            .bind(&call.trunk)
+            .bind(call.started_at)
+            .bind(call.synthetic)
+            .fetch_one(pool)
+            .await?;
+            Ok(CallRecordId(id))
+        })
+    }
+
+    /// Notes the answer time of an open call.
+    pub async fn answer_call(&self, id: CallRecordId, answered_at: DateTime<Utc>) -> Result<()> {
+        let n = dispatch!(self, |pool| {
+            sqlx::query("UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL")
+                .bind(id.0)
+                .bind(answered_at)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 { Err(StoreError::not_found("open call record", id)) } else { Ok(()) }
+    }
+
+    /// Completes an open call record. `NotFound` when no open record has this id (unknown,
+    /// or completed already).
+    pub async fn complete_call(&self, id: CallRecordId, done: &CallCompletion) -> Result<()> {
+        let chain = serde_json::to_string(&done.transfer_chain)
+            .map_err(|e| StoreError::invalid("transfer chain", e))?;
+        let leg = |l: &Option<LegQuality>| match l {
+            Some(q) => (
+                Some(i64::try_from(q.packets).unwrap_or(i64::MAX)),
+                Some(i64::try_from(q.lost).unwrap_or(i64::MAX)),
+                Some(q.jitter_ms),
+                Some(q.mos),
+            ),
+            None => (None, None, None, None),
+        };
+        let (a_p, a_l, a_j, a_m) = leg(&done.caller_leg);
+        let (b_p, b_l, b_j, b_m) = leg(&done.callee_leg);
+        let n = dispatch!(self, |pool| {
+            sqlx::query(
+                "UPDATE call_records SET answered_at = $2, ended_at = $3, talk_seconds = $4, disposition = $5, \
+                 sip_code = $6, sip_reason = $7, transfer_chain = $8, caller_packets = $9, caller_lost = $10, \
+                 caller_jitter_ms = $11, caller_mos = $12, callee_packets = $13, callee_lost = $14, \
+                 callee_jitter_ms = $15, callee_mos = $16 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(done.answered_at)
+            .bind(done.ended_at)
+            .bind(i64::from(done.talk_seconds))
+            .bind(done.disposition.as_str())
+            .bind(done.sip_code.map(i64::from))
+            .bind(&done.sip_reason)
+            .bind(&chain)
+            .bind(a_p)
+            .bind(a_l)
+            .bind(a_j)
+            .bind(a_m)
+            .bind(b_p)
+            .bind(b_l)
+            .bind(b_j)
+            .bind(b_m)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 { Err(StoreError::not_found("open call record", id)) } else { Ok(()) }
+    }
+
+    /// Stores the rating of a finished call (when it ends, or when a period is re-rated).
+    pub async fn set_call_cost(&self, id: CallRecordId, cost: &CallCost) -> Result<()> {
+        self.set_call_costs(&[(id, cost.clone())]).await
+    }
+
+    /// Stores many ratings in one transaction (re-rating a period).
+    pub async fn set_call_costs(&self, costs: &[(CallRecordId, CallCost)]) -> Result<()> {
+        dispatch!(self, |pool, DB, money| {
+            let mut tx = pool.begin().await?;
+            for (id, cost) in costs {
+                let n = sqlx::query(
+                    "UPDATE call_records SET cost_new = $2, cost_old = $3, tariff_version = $4, rated_at = $5 \
+                     WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(money(Some(cost.cost_new)))
+                .bind(money(cost.cost_old))
+                .bind(&cost.tariff_version)
+                .bind(cost.rated_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::not_found("call record", id));
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// One call record by id.
+    pub async fn call_record(&self, id: CallRecordId) -> Result<Option<StoredCallRecord>> {
+        let row: Option<FullRow> = dispatch!(self, |pool| {
+            sqlx::query_as(&format!("SELECT {FULL_COLUMNS} FROM call_records WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(StoredCallRecord::try_from).transpose()
+    }
+
+    /// Call records started in the filter's period, with every field.
+    pub async fn call_records(&self, filter: &CallFilter) -> Result<Vec<StoredCallRecord>> {
+        // Open bounds become dates every backend can hold and that sort as text in SQLite
+        // (chrono's MIN/MAX print signed years that do not).
+        let from = filter.from.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let to = match filter.to {
+            Some(to) => to,
+            None => DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+        };
+        let (order, limit) = match filter.limit {
+            Some(n) => ("DESC", i64::from(n)),
+            None => ("ASC", i64::MAX),
+        };
+        let sql = format!(
+            "SELECT {FULL_COLUMNS} FROM call_records WHERE started_at >= $1 AND started_at < $2 \
+             ORDER BY started_at {order}, id {order} LIMIT $3"
+        );
+        let rows: Vec<FullRow> = dispatch!(self, |pool| {
+            sqlx::query_as(&sql).bind(from).bind(to).bind(limit).fetch_all(pool).await?
+        });
+        rows.into_iter().map(StoredCallRecord::try_from).collect()
+    }
+
+    /// Records of calls still in progress, or left open by a crash.
+    pub async fn open_call_records(&self) -> Result<Vec<StoredCallRecord>> {
+        let rows: Vec<FullRow> = dispatch!(self, |pool| {
+            sqlx::query_as(&format!("SELECT {FULL_COLUMNS} FROM call_records WHERE ended_at IS NULL ORDER BY id"))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(StoredCallRecord::try_from).collect()
+    }
+
+    /// Closes every open record as `interrupted` (call at start-up, before any call is
+    /// accepted). The real end is unknown, so `ended_at` is `now`, talk time is counted as 0
+    /// (rating must not bill hours of downtime) and the reason says what happened.
+    /// Returns how many were closed.
+    pub async fn close_open_calls_as_interrupted(&self, now: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, |pool| {
+            Ok(sqlx::query(
+                "UPDATE call_records SET ended_at = $1, disposition = 'interrupted', talk_seconds = 0, \
+                 sip_reason = 'closed at start-up: left open by an unclean shutdown' WHERE ended_at IS NULL",
+            )
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected())
+        })
+    }
+
+    /// Inserts finished records in bulk (the synthetic traffic generator): multi-row
+    /// INSERTs in large transactions. Record ids in the input are ignored. Returns how many
+    /// were written.
+    pub async fn insert_call_records(&self, records: &[CallRecord]) -> Result<u64> {
+        let mut written = 0u64;
+        dispatch!(self, |pool, DB, money| {
+            for tx_chunk in records.chunks(BULK_ROWS_PER_TRANSACTION) {
+                let mut tx = pool.begin().await?;
+                for chunk in tx_chunk.chunks(BULK_ROWS_PER_STATEMENT) {
+                    let mut qb: QueryBuilder<DB> = QueryBuilder::new(
+                        "INSERT INTO call_records (caller_extension, caller_number, caller_site, caller_department, \
+                         callee_extension, callee_number, callee_site, callee_department, direction, trunk, \
+                         started_at, answered_at, ended_at, talk_seconds, disposition, synthetic) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.caller_extension.as_deref())
+                            .push_bind(r.caller_number.as_str())
+                            .push_bind(r.caller_site.as_deref())
+                            .push_bind(r.caller_department.as_deref())
+                            .push_bind(r.callee_extension.as_deref())
+                            .push_bind(r.callee_number.as_str())
+                            .push_bind(r.callee_site.as_deref())
+                            .push_bind(r.callee_department.as_deref())
+                            .push_bind(r.direction.as_str())
+                            .push_bind(r.trunk.as_deref())
+                            .push_bind(r.started_at)
+                            .push_bind(r.answered_at)
+                            .push_bind(r.ended_at)
+                            .push_bind(i64::from(r.talk_seconds))
+                            .push_bind(r.disposition.as_str())
+                            .push_bind(r.synthetic);
+                    });
+                    written += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            }
+            Ok(written)
+        })
+    }
+
+    /// Deletes the synthetic records started in `[from, to)` (before generating a period
+    /// again); returns how many.
+    pub async fn delete_synthetic_calls(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, |pool| {
+            Ok(sqlx::query("DELETE FROM call_records WHERE synthetic = $1 AND started_at >= $2 AND started_at < $3")
+                .bind(true)
+                .bind(from)
+                .bind(to)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
+    /// Counts finished records started in `[from, to)`.
+    pub async fn count_call_records(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<u64> {
+        let (n,): (i64,) = dispatch!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM call_records WHERE ended_at IS NOT NULL AND started_at >= $1 AND started_at < $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?
+        });
+        u64::try_from(n).map_err(|e| StoreError::corrupt("call_records", "count", e))
+    }
+
+    /// Streams the finished records started in `[from, to)` as billing sees them, oldest
+    /// first, row by row from the database (a year of calls never sits in memory).
+    pub fn stream_call_records(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<CallRecord>> {
+        const SQL: &str = "SELECT id, started_at, answered_at, ended_at, talk_seconds, direction, disposition, \
+             caller_extension, caller_number, caller_site, caller_department, callee_extension, callee_number, \
+             callee_site, callee_department, trunk, synthetic FROM call_records \
+             WHERE ended_at IS NOT NULL AND started_at >= $1 AND started_at < $2 ORDER BY started_at, id";
+        debug_assert!(SQL.contains(BILLING_COLUMNS));
+        dispatch!(self, |pool| {
+            sqlx::query_as::<_, BillingRow>(SQL)
+                .bind(from)
+                .bind(to)
+                .fetch(pool)
+                .map(|row| row.map_err(StoreError::from).and_then(CallRecord::try_from))
+                .boxed()
+        })
+    }
+}
