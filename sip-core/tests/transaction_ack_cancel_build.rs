@@ -1,5 +1,7 @@
 //! The ACK for a non-2xx final (RFC 3261 §17.1.1.3) and CANCEL (§9.1), field by field.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

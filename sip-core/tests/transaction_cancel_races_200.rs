@@ -3,6 +3,8 @@
 //! CANCEL; the UAS's INVITE transaction is already Accepted when the CANCEL arrives, so the
 //! CANCEL is matched to it but no 487 can follow.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

@@ -2,6 +2,8 @@
 //! INVITE transaction lives the CANCEL is still matched to it (the TU answers 200 and
 //! does nothing else); once it is gone the TU answers 481.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

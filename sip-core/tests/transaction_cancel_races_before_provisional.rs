@@ -2,6 +2,8 @@
 //! for one), and the final beats the provisional. Also the §9.1 guard: a CANCELled
 //! INVITE that never gets a final is given up after 64*T1.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

@@ -2,6 +2,8 @@
 //! clock (quinn's `Pair`, PJSIP's loop transport with injected loss): retransmission
 //! timers must carry requests through.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

@@ -1,5 +1,7 @@
 //! Matching rules (RFC 3261 §17.1.3, §17.2.3) and the layer's TU commands.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

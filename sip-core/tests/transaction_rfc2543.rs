@@ -2,6 +2,8 @@
 //! cookie a request matches by Request-URI, To tag, From tag, Call-ID, CSeq and top Via;
 //! an ACK matches by the To tag of the response the transaction sent.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

@@ -1,6 +1,8 @@
 //! INVITE client transaction timers on a fake clock: A, B, C, D and M (RFC 3261
 //! §17.1.1.2, RFC 6026 §8.4).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

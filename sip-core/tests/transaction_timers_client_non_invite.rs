@@ -1,5 +1,7 @@
 //! Non-INVITE client transaction timers on a fake clock: E, F and K (RFC 3261 §17.1.2.2).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

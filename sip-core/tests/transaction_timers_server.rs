@@ -1,6 +1,8 @@
 //! Server transaction timers on a fake clock: G, H, I, J and L (RFC 3261 §17.2.1,
 //! §17.2.2, RFC 6026 §8.7).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod transaction_common;
 use transaction_common::*;
 

@@ -2,7 +2,7 @@
 
 use crate::message::HeaderName;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DialogError {
     /// A header the dialog needs is missing.
     #[error("message has no {0:?} header")]

@@ -3,7 +3,7 @@
 use super::TxId;
 use crate::message::HeaderName;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TransactionError {
     /// The request or response lacks a header the transaction layer keys on.
     #[error("message has no {0:?} header")]
