@@ -330,3 +330,6 @@ impl Rater {
         (cc, legacy, new)
     }
 }
+
+#[cfg(test)]
+mod tests;
