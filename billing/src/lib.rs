@@ -12,6 +12,7 @@ pub mod legacy;
 pub mod money;
 pub mod numbering;
 pub mod rating;
+pub mod synthetic;
 pub mod tariff;
 
 pub use call_record::{CallDirection, CallDisposition, CallRecord};
