@@ -329,6 +329,11 @@ impl<'a, 'b> ParamWriter<'a, 'b> {
     }
 
     fn token(&mut self, name: &str, value: &str) -> fmt::Result {
+        // Parsed values always are tokens; one set by code might not be, and must not
+        // break the header, so it goes out quoted.
+        if !is_token(value) {
+            return self.quoted(name, value);
+        }
         self.sep()?;
         write!(self.f, "{name}={value}")
     }
@@ -340,7 +345,7 @@ impl<'a, 'b> ParamWriter<'a, 'b> {
     }
 
     fn others(&mut self, others: &[OtherParam]) -> fmt::Result {
-        for p in others {
+        for p in others.iter().filter(|p| is_token(&p.name)) {
             if p.quoted {
                 self.quoted(&p.name, &p.value)?;
             } else {
@@ -351,16 +356,25 @@ impl<'a, 'b> ParamWriter<'a, 'b> {
     }
 }
 
-/// Writes a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 quoted-pair).
+/// Writes a quoted-string (RFC 3261 §25.1): `"`, `\` and control characters go out as
+/// quoted-pairs, since qdtext cannot hold them raw (a parsed `\x1e` unescapes to a bare
+/// control character). CR and LF cannot be quoted at all and are dropped: they can only
+/// come from code, never from a parsed header, and would split the header.
 fn write_quoted(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
     f.write_char('"')?;
     for ch in value.chars() {
-        if ch == '"' || ch == '\\' {
-            f.write_char('\\')?;
+        match ch {
+            '\r' | '\n' => continue,
+            '"' | '\\' | '\u{0}'..='\u{1f}' | '\u{7f}' => f.write_char('\\')?,
+            _ => {}
         }
         f.write_char(ch)?;
     }
     f.write_char('"')
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
 /// RFC 3261 §25.1 `token` characters.
@@ -627,6 +641,38 @@ mod tests {
             Err(DigestParseError::InvalidValue("nc"))
         );
         assert!(!format!("{c:?}").contains("0123"));
+    }
+
+    #[test]
+    fn control_characters_survive_a_round_trip() {
+        // Found by fuzz/fuzz_targets/digest_header.rs: `\<0x1e>` is a valid quoted-pair.
+        let c = Challenge::parse(
+            "Digest realm=\"a\\\u{1e}b\", nonce=\"abc\", qlgorithm=SHA-256, stale=TR_E, opaque=\"x\"",
+        )
+        .expect("parses");
+        assert_eq!(c.realm, "a\u{1e}b");
+        assert_eq!(Challenge::parse(&c.to_string()), Ok(c));
+    }
+
+    #[test]
+    fn values_set_by_code_cannot_break_the_header() {
+        let c = Challenge {
+            realm: "evil\r\nVia: x".into(),
+            nonce: "n".into(),
+            algorithm: Some("not a token".into()),
+            other: vec![OtherParam {
+                name: "bad name".into(),
+                value: "v".into(),
+                quoted: false,
+            }],
+            ..Challenge::default()
+        };
+        let text = c.to_string();
+        assert!(!text.contains('\r') && !text.contains('\n'));
+        let back = Challenge::parse(&text).expect("parses");
+        assert_eq!(back.realm, "evilVia: x");
+        assert_eq!(back.algorithm.as_deref(), Some("not a token"));
+        assert!(back.other.is_empty());
     }
 
     #[test]
