@@ -11,7 +11,9 @@ pub mod params;
 pub mod parse;
 pub mod serialize;
 pub mod text;
+pub mod typed;
 pub mod uri;
+pub mod validate;
 pub mod via;
 
 pub use header::{Header, HeaderName, Headers};
@@ -23,7 +25,14 @@ pub use parse::{
     parse_stream_message,
 };
 pub use text::SipStr;
+pub use typed::{
+    DateError, Event, HeaderError, MediaType, ProductItem, Replaces, SipDate, SubscriptionState,
+};
 pub use uri::{Host, OtherUri, SipUri, TelUri, Uri};
+pub use validate::{
+    Policy, Rejection, ResponseDefect, check_register_to, check_response, should_drop_response,
+    stateless_response, validate_request,
+};
 pub use via::Via;
 
 use bytes::Bytes;

@@ -18,6 +18,7 @@
 
 mod error;
 
+pub(crate) use error::stateless_tag;
 pub use error::{BadRequest, ParseError, Problem, RawRouting};
 
 use super::grammar::{
