@@ -9,10 +9,18 @@
 
 use super::TransactionError;
 use crate::message::via::BRANCH_MAGIC_COOKIE;
-use crate::message::{HeaderName, Host, Method, Request, Response, SipStr, Uri, Via};
+use crate::message::{HeaderName, Host, Method, Params, Request, Response, SipStr, Uri, Via};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::fmt;
+
+/// The value of parameter `name`, sharing the message's buffer (no copy).
+pub(crate) fn param_value(params: &Params, name: &str) -> Option<SipStr> {
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .and_then(|p| p.value.clone())
+}
 
 /// A Via branch parameter value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -96,24 +104,19 @@ impl ClientKey {
             .headers
             .top_via()
             .ok_or(TransactionError::MissingHeader(HeaderName::Via))?;
-        let branch = via
-            .params
-            .value("branch")
+        let branch = param_value(&via.params, "branch")
             .ok_or(TransactionError::MissingHeader(HeaderName::Via))?;
         Ok(ClientKey {
-            branch: SipStr::from(branch),
+            branch,
             method: req.method.clone(),
         })
     }
 
     /// Key a response matches: top Via branch and CSeq method (§17.1.3).
     pub fn of_response(resp: &Response) -> Option<Self> {
-        let branch = resp.headers.top_via()?.params.value("branch")?;
+        let branch = param_value(&resp.headers.top_via()?.params, "branch")?;
         let method = resp.headers.cseq()?.method.clone();
-        Some(ClientKey {
-            branch: SipStr::from(branch),
-            method,
-        })
+        Some(ClientKey { branch, method })
     }
 }
 
@@ -153,7 +156,7 @@ impl ServerKey {
             ref m => m.clone(),
         };
         if via.has_rfc3261_branch() {
-            let branch = via.branch().map(SipStr::from).unwrap_or_default();
+            let branch = param_value(&via.params, "branch").unwrap_or_default();
             return Ok(ServerKey::Rfc3261 {
                 branch,
                 sent_by: SentBy::of(via),
@@ -170,12 +173,11 @@ impl ServerKey {
             .cseq()
             .ok_or(TransactionError::MissingHeader(HeaderName::CSeq))?
             .seq;
-        let from_tag = req
+        let from = req
             .headers
             .from()
-            .ok_or(TransactionError::MissingHeader(HeaderName::From))?
-            .tag()
-            .map(SipStr::from);
+            .ok_or(TransactionError::MissingHeader(HeaderName::From))?;
+        let from_tag = param_value(&from.params, "tag");
         Ok(ServerKey::Rfc2543 {
             request_uri: Box::new(req.uri.clone()),
             from_tag,

@@ -7,7 +7,7 @@
 //! [`TransactionLayer::poll_action`] and sleeps until [`TransactionLayer::poll_timeout`].
 
 use super::build::build_cancel;
-use super::key::{Branch, BranchGenerator, ClientKey, ServerKey};
+use super::key::{Branch, BranchGenerator, ClientKey, ServerKey, param_value};
 use super::{
     Action, ActionQueue, ClientInvite, ClientInviteState, ClientNonInvite, ClientNonInviteState,
     PassUp, Peer, ServerInvite, ServerInviteState, ServerNonInvite, ServerNonInviteState,
@@ -462,7 +462,15 @@ impl TransactionLayer {
                 return;
             }
         };
-        let to_tag = request.headers.to().and_then(|t| t.tag()).map(SipStr::from);
+        // Only RFC 2543 matching looks at the To tag (§17.2.3).
+        let to_tag = if key.is_rfc2543() {
+            request
+                .headers
+                .to()
+                .and_then(|t| param_value(&t.params, "tag"))
+        } else {
+            None
+        };
         if request.method == Method::Ack {
             self.handle_ack(request, key, to_tag, from, now);
             return;
@@ -538,34 +546,33 @@ impl TransactionLayer {
         };
         debug!(tx = %id, method = %request.method, call_id = ?request.headers.call_id(), "server transaction");
         let is_invite = request.method == Method::Invite;
-        let mut tx = if is_invite {
-            Tx::ServerInvite(ServerInvite::new(id, request.clone(), from, timers))
-        } else {
-            Tx::ServerNonInvite(ServerNonInvite::new(id, request.clone(), from, timers))
-        };
+        // The 100 Trying is built before the request moves into its transaction.
+        let trying = (is_invite && self.config.auto_100_trying).then(|| trying_for(&request));
         self.actions.push_back(Action::PassUp(PassUp::Request {
             tx: id,
             request: request.clone(),
             from,
             cancels,
         }));
-        if is_invite
-            && self.config.auto_100_trying
-            && let Tx::ServerInvite(t) = &mut tx
-        {
-            let trying = trying_for(&request);
+        let mut tx = if is_invite {
+            Tx::ServerInvite(ServerInvite::new(id, request, from, timers))
+        } else {
+            Tx::ServerNonInvite(ServerNonInvite::new(id, request, from, timers))
+        };
+        if let (Some(trying), Tx::ServerInvite(t)) = (trying, &mut tx) {
             // Proceeding always takes a provisional, so this cannot fail.
             let _ = t.send_response(trying, now, &mut self.actions);
         }
+        let request_to_tag = if key.is_rfc2543() { to_tag } else { None };
         self.servers.insert(key.clone(), id);
         self.txs.insert(
             id,
             Entry {
                 tx,
-                key: Key::Server(key.clone()),
+                key: Key::Server(key),
                 scheduled: None,
                 pending_cancel: None,
-                request_to_tag: key.is_rfc2543().then_some(to_tag).flatten(),
+                request_to_tag,
             },
         );
         self.after(id, now);
