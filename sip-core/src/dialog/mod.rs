@@ -21,7 +21,8 @@ use crate::message::{Method, SipStr};
 use std::fmt;
 
 /// A dialog's identity (§12): Call-ID, local tag and remote tag. A tag missing from an
-/// RFC 2543 peer is the empty string ("null", §12.1.1, §12.1.2).
+/// RFC 2543 peer is the empty string ("null", §12.1.1, §12.1.2). Its `Display` includes
+/// the Call-ID, which often carries an IP address: keep it out of logs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DialogId {
     pub call_id: SipStr,

@@ -115,7 +115,7 @@ impl DialogSet {
             return Ok(DialogEvent::Updated(id));
         }
         let d = Dialog::new_uac(invite, response)?;
-        debug!(dialog = %id, state = ?d.state(), "UAC dialog created");
+        debug!(local_tag = %id.local_tag, remote_tag = %id.remote_tag, state = ?d.state(), "UAC dialog created");
         self.dialogs.insert(id.clone(), d);
         Ok(DialogEvent::Created(id))
     }

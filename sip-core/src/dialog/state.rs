@@ -250,7 +250,7 @@ impl Dialog {
             return;
         }
         if status.0 == 481 || status.0 == 408 {
-            debug!(dialog = %self.id, status = status.0, "dialog ends on in-dialog failure");
+            debug!(local_tag = %self.id.local_tag, remote_tag = %self.id.remote_tag, status = status.0, "dialog ends on in-dialog failure");
             self.state = DialogState::Terminated;
             return;
         }

@@ -17,7 +17,7 @@ use crate::message::{Header, HeaderName, Message, Method, Request, Response, Sip
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
-use tracing::{debug, trace};
+use tracing::{Span, debug, debug_span, trace};
 
 /// Settings of a [`TransactionLayer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +125,9 @@ struct Entry {
     pending_cancel: Option<TxId>,
     /// RFC 2543 fallback: the To tag of the creating request, compared after the lookup.
     request_to_tag: Option<SipStr>,
+    /// Everything the transaction logs happens inside this span. It names the transaction
+    /// and method only: Call-IDs often carry IP addresses, which stay out of logs.
+    span: Span,
 }
 
 /// All transactions of one SIP endpoint (UA, B2BUA or proxy).
@@ -232,6 +235,7 @@ impl TransactionLayer {
         for id in due {
             if let Some(e) = self.txs.get_mut(&id) {
                 e.scheduled = None;
+                let _g = e.span.enter();
                 e.tx.handle_timeout(now, &mut self.actions);
             }
             self.after(id, now);
@@ -243,9 +247,10 @@ impl TransactionLayer {
     /// or reset). §17.1.4 and §17.2.4: the TU is told and the transaction ends.
     pub fn handle_transport_error(&mut self, tx: TxId, now: Instant) {
         if let Some(e) = self.txs.get_mut(&tx) {
+            let _g = e.span.enter();
             e.tx.handle_transport_error(&mut self.actions);
-            self.after(tx, now);
         }
+        self.after(tx, now);
         self.prune_timers();
     }
 
@@ -291,10 +296,13 @@ impl TransactionLayer {
             .txs
             .get_mut(&tx)
             .ok_or(TransactionError::NoSuchTransaction(tx))?;
-        let r = match &mut e.tx {
-            Tx::ServerInvite(t) => t.send_response(response, now, &mut self.actions),
-            Tx::ServerNonInvite(t) => t.send_response(response, now, &mut self.actions),
-            _ => Err(TransactionError::WrongKind(tx)),
+        let r = {
+            let _g = e.span.enter();
+            match &mut e.tx {
+                Tx::ServerInvite(t) => t.send_response(response, now, &mut self.actions),
+                Tx::ServerNonInvite(t) => t.send_response(response, now, &mut self.actions),
+                _ => Err(TransactionError::WrongKind(tx)),
+            }
         };
         self.after(tx, now);
         self.prune_timers();
@@ -360,7 +368,8 @@ impl TransactionLayer {
         if self.clients.contains_key(&key) {
             return Err(TransactionError::DuplicateBranch(key.branch.to_string()));
         }
-        debug!(tx = %id, method = %request.method, call_id = ?request.headers.call_id(), "client transaction");
+        let span = debug_span!("sip_tx", tx = %id, method = %request.method, side = "client");
+        span.in_scope(|| debug!("client transaction started"));
         let timers = self.config.timers;
         let tx = if request.method == Method::Invite {
             Tx::ClientInvite(ClientInvite::start(
@@ -390,6 +399,7 @@ impl TransactionLayer {
                 scheduled: None,
                 pending_cancel: None,
                 request_to_tag: None,
+                span,
             },
         );
         self.after(id, now);
@@ -429,10 +439,13 @@ impl TransactionLayer {
         let Some(e) = self.txs.get_mut(&id) else {
             return;
         };
-        match &mut e.tx {
-            Tx::ClientInvite(t) => t.handle_response(response, now, &mut self.actions),
-            Tx::ClientNonInvite(t) => t.handle_response(response, now, &mut self.actions),
-            _ => return,
+        {
+            let _g = e.span.enter();
+            match &mut e.tx {
+                Tx::ClientInvite(t) => t.handle_response(response, now, &mut self.actions),
+                Tx::ClientNonInvite(t) => t.handle_response(response, now, &mut self.actions),
+                _ => return,
+            }
         }
         // A CANCEL that waited for a provisional may go now (§9.1), or is moot after a
         // final.
@@ -483,10 +496,13 @@ impl TransactionLayer {
                 debug!(tx = %id, "RFC 2543 request differs only in To tag: dropped");
                 return;
             }
-            match &mut e.tx {
-                Tx::ServerInvite(t) => t.handle_request(request, from, now, &mut self.actions),
-                Tx::ServerNonInvite(t) => t.handle_request(request, &mut self.actions),
-                _ => {}
+            {
+                let _g = e.span.enter();
+                match &mut e.tx {
+                    Tx::ServerInvite(t) => t.handle_request(request, from, now, &mut self.actions),
+                    Tx::ServerNonInvite(t) => t.handle_request(request, &mut self.actions),
+                    _ => {}
+                }
             }
             self.after(id, now);
             return;
@@ -544,7 +560,8 @@ impl TransactionLayer {
         } else {
             None
         };
-        debug!(tx = %id, method = %request.method, call_id = ?request.headers.call_id(), "server transaction");
+        let span = debug_span!("sip_tx", tx = %id, method = %request.method, side = "server");
+        span.in_scope(|| debug!("server transaction created"));
         let is_invite = request.method == Method::Invite;
         // The 100 Trying is built before the request moves into its transaction.
         let trying = (is_invite && self.config.auto_100_trying).then(|| trying_for(&request));
@@ -573,6 +590,7 @@ impl TransactionLayer {
                 scheduled: None,
                 pending_cancel: None,
                 request_to_tag,
+                span,
             },
         );
         self.after(id, now);
