@@ -36,6 +36,9 @@ fn cancel_waits_for_a_provisional() {
         acts.iter()
             .any(|a| matches!(a, Action::Send { tx: Some(t), .. } if *t == cancel_tx))
     );
+    // Cancelling again returns the running CANCEL instead of sending a second one.
+    assert_eq!(uac.cancel(tx, t0 + ms(60)), Ok(Some(cancel_tx)));
+    assert!(drain(&mut uac).is_empty());
     // The CANCEL shares the INVITE's branch (§9.1).
     let Some(Message::Request(cancel)) = sent(&acts).first().map(|m| (*m).clone()) else {
         panic!("no CANCEL");

@@ -338,6 +338,13 @@ impl TransactionLayer {
         if let Some(pending) = e.pending_cancel {
             return Ok(Some(pending));
         }
+        // A CANCEL already sent and still running is returned rather than duplicated.
+        if let Ok(mut k) = ClientKey::of_request(inv.request()) {
+            k.method = Method::Cancel;
+            if let Some(&existing) = self.clients.get(&k) {
+                return Ok(Some(existing));
+            }
+        }
         let cancel_id = TxId(self.next_id);
         self.next_id += 1;
         if inv.is_proceeding() {
