@@ -1,0 +1,126 @@
+//! UDP transport (RFC 3261 §18.1.1, §18.2.1): one datagram is one message; bytes after
+//! the Content-Length body are discarded by the parser (RFC 4475 §3.1.1.8).
+
+use super::{Flow, Inbound, TransportError, TransportEvent, TransportKind, Transports};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+
+/// Largest datagram we read; anything longer is truncated by the kernel and then fails
+/// to parse (its Content-Length no longer fits).
+const MAX_DATAGRAM: usize = 65_535;
+
+#[derive(Debug, Clone)]
+pub struct UdpTransport {
+    socket: Arc<UdpSocket>,
+    local: SocketAddr,
+}
+
+impl UdpTransport {
+    pub(super) async fn bind(addr: SocketAddr, owner: Transports) -> Result<Self, TransportError> {
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| TransportError::Bind {
+                kind: TransportKind::Udp,
+                addr,
+                source,
+            })?;
+        let local = socket.local_addr().map_err(|source| TransportError::Bind {
+            kind: TransportKind::Udp,
+            addr,
+            source,
+        })?;
+        let socket = Arc::new(socket);
+        tokio::spawn(receive_loop(socket.clone(), local, owner));
+        Ok(UdpTransport { socket, local })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends if the socket has room now; `Ok(false)` when it would block.
+    pub(super) fn try_send_to(&self, data: &[u8], to: SocketAddr) -> Result<bool, TransportError> {
+        match self.socket.try_send_to(data, to) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+            Err(source) => Err(TransportError::Io {
+                kind: TransportKind::Udp,
+                remote: to,
+                source,
+            }),
+        }
+    }
+
+    pub(super) async fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<(), TransportError> {
+        self.socket
+            .send_to(data, to)
+            .await
+            .map(|_| ())
+            .map_err(|source| TransportError::Io {
+                kind: TransportKind::Udp,
+                remote: to,
+                source,
+            })
+    }
+}
+
+async fn receive_loop(socket: Arc<UdpSocket>, local: SocketAddr, owner: Transports) {
+    let mut shutdown = owner.shutdown_signal();
+    let mut buf = BytesMut::with_capacity(MAX_DATAGRAM);
+    loop {
+        if buf.capacity() < MAX_DATAGRAM {
+            buf = BytesMut::with_capacity(MAX_DATAGRAM);
+        }
+        buf.clear();
+        let received = tokio::select! {
+            r = socket.recv_buf_from(&mut buf) => r,
+            _ = shutdown.changed() => return,
+        };
+        let (len, remote) = match received {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP port-unreachable from an earlier send shows up here on Linux; it
+                // says nothing about this socket, so keep receiving.
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        owner
+            .inner
+            .stats
+            .datagrams_in
+            .fetch_add(1, Ordering::Relaxed);
+        let datagram = buf.split_to(len).freeze();
+        // RFC 5626 §3.5.1 keep-alives are STUN on UDP, but many phones send a bare
+        // CRLF (or CRLFCRLF); ignore any datagram of only whitespace.
+        if datagram
+            .iter()
+            .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+        {
+            owner.inner.stats.keepalives.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let flow = Flow {
+            kind: TransportKind::Udp,
+            local,
+            remote,
+            connection: None,
+        };
+        let event = match crate::message::parse::parse_datagram(datagram) {
+            Ok(mut message) => {
+                super::stamp_received(&mut message, remote);
+                TransportEvent::Message(Inbound {
+                    message,
+                    flow,
+                    received_at: Instant::now(),
+                })
+            }
+            Err(error) => TransportEvent::Malformed { flow, error },
+        };
+        owner.deliver(event).await;
+    }
+}

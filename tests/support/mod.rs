@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests (each test file does `mod support;`).
+#![allow(dead_code)]
+
+pub mod sipp;
