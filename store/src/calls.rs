@@ -311,7 +311,7 @@ impl Store {
     /// Stores many ratings in one transaction (re-rating a period).
     pub async fn set_call_costs(&self, costs: &[(CallRecordId, CallCost)]) -> Result<()> {
         dispatch!(self, |pool, DB, money| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             for (id, cost) in costs {
                 let n = sqlx::query(
                     "UPDATE call_records SET cost_new = $2, cost_old = $3, tariff_version = $4, rated_at = $5 \
@@ -402,7 +402,7 @@ impl Store {
         let mut written = 0u64;
         dispatch!(self, |pool, DB, money| {
             for tx_chunk in records.chunks(BULK_ROWS_PER_TRANSACTION) {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
                 for chunk in tx_chunk.chunks(BULK_ROWS_PER_STATEMENT) {
                     let mut qb: QueryBuilder<DB> = QueryBuilder::new(
                         "INSERT INTO call_records (caller_extension, caller_number, caller_site, caller_department, \

@@ -56,11 +56,17 @@ pub(crate) fn map_write_err(
         if db.is_unique_violation() {
             return StoreError::Duplicate { entity, key: key.to_string() };
         }
-        if db.is_foreign_key_violation() {
+        if is_fk_violation(db.as_ref()) {
             return StoreError::NotFound { entity: referenced, key: key.to_string() };
         }
     }
     StoreError::Database(err)
+}
+
+/// SQLite reports a RESTRICT violation with SQLITE_CONSTRAINT_TRIGGER (1811), not the
+/// FOREIGNKEY code sqlx looks for, so the message is checked too.
+pub(crate) fn is_fk_violation(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.is_foreign_key_violation() || db.message().contains("FOREIGN KEY constraint failed")
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -70,7 +70,7 @@ impl Store {
             return Err(StoreError::invalid("extension name", "empty"));
         }
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let site: Option<(i64, Option<i64>)> =
                 sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
                     .bind(&ext.site)
@@ -126,7 +126,7 @@ impl Store {
     /// Replaces an extension's credentials (password change).
     pub async fn set_extension_credentials(&self, number: &str, credentials: &Credentials) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query("UPDATE extensions SET realm = $2, ha1_md5 = $3, ha1_sha256 = $4 WHERE number = $1")
                 .bind(number)
                 .bind(&credentials.realm)
@@ -147,7 +147,7 @@ impl Store {
     /// Enables or disables an extension (a disabled one cannot register or call).
     pub async fn set_extension_enabled(&self, number: &str, enabled: bool) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query("UPDATE extensions SET enabled = $2 WHERE number = $1")
                 .bind(number)
                 .bind(enabled)
@@ -166,7 +166,7 @@ impl Store {
     /// Changes what an extension may dial.
     pub async fn set_extension_class(&self, number: &str, class: ClassOfService, premium_allowed: bool) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query("UPDATE extensions SET class_of_service = $2, premium_allowed = $3 WHERE number = $1")
                 .bind(number)
                 .bind(class.as_str())
@@ -186,7 +186,7 @@ impl Store {
     /// Removes an extension and its registrations.
     pub async fn remove_extension(&self, number: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query("DELETE FROM extensions WHERE number = $1")
                 .bind(number)
                 .execute(&mut *tx)

@@ -81,6 +81,26 @@ macro_rules! bump_config {
 }
 pub(crate) use bump_config;
 
+/// The statement that opens a write transaction. SQLite gets `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first and then writes fails with SQLITE_BUSY, without
+/// waiting out the busy timeout, when another connection wrote in between (SQLite docs,
+/// "BEGIN TRANSACTION" and WAL); taking the write lock up front makes it wait instead.
+pub(crate) trait WriteBegin {
+    fn write_begin(&self) -> &'static str;
+}
+
+impl WriteBegin for SqlitePool {
+    fn write_begin(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+}
+
+impl WriteBegin for PgPool {
+    fn write_begin(&self) -> &'static str {
+        "BEGIN"
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Result, StoreError, map_write_err};
+use crate::error::{Result, StoreError, is_fk_violation, map_write_err};
 use crate::ids::*;
 use crate::model::*;
 use crate::{Store, bump_config, dispatch};
@@ -46,7 +46,7 @@ impl Store {
             return Err(StoreError::invalid("department", "empty name"));
         }
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let id = ensure_department!(tx, name);
             if let Some(cc) = cost_centre {
                 sqlx::query("UPDATE departments SET cost_centre = $1 WHERE id = $2")
@@ -76,7 +76,7 @@ impl Store {
     pub async fn add_site(&self, site: &NewSite) -> Result<SiteId> {
         validate_site(site)?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let dept = match &site.department {
                 Some(d) => Some(ensure_department!(tx, d.as_str()).0),
                 None => None,
@@ -101,7 +101,7 @@ impl Store {
     pub async fn upsert_site(&self, site: &NewSite) -> Result<SiteId> {
         validate_site(site)?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let dept = match &site.department {
                 Some(d) => Some(ensure_department!(tx, d.as_str()).0),
                 None => None,
@@ -126,13 +126,13 @@ impl Store {
     /// Removes a site, its number ranges with it. Fails while extensions are on it.
     pub async fn remove_site(&self, code: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let done = sqlx::query("DELETE FROM sites WHERE code = $1")
                 .bind(code)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    sqlx::Error::Database(db) if is_fk_violation(db.as_ref()) => {
                         StoreError::invalid("site removal", format!("site {code:?} still has extensions"))
                     }
                     _ => StoreError::Database(e),
@@ -192,7 +192,7 @@ impl Store {
         };
         let key = format!("{first}-{last}");
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let clash: Option<(String, String)> = sqlx::query_as(
                 "SELECT first_number, last_number FROM number_ranges \
                  WHERE length(first_number) = length($1) AND first_number <= $2 AND last_number >= $1 LIMIT 1",
@@ -227,7 +227,7 @@ impl Store {
             RangeOwner::Trunk(t) => ("DELETE FROM number_ranges WHERE trunk_id = $1", t.0),
         };
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected();
             bump_config!(tx)?;
             tx.commit().await?;

@@ -29,7 +29,7 @@ impl Store {
     pub async fn import_tariff_file(&self, file: &NewTariffFile, activate: bool) -> Result<TariffFileId> {
         let now = Utc::now();
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             if activate {
                 sqlx::query("UPDATE tariff_files SET active = $1 WHERE active = $2")
                     .bind(false)

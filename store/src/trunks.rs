@@ -60,7 +60,7 @@ impl Store {
         let sources = serde_json::to_string(&trunk.allowed_sources)
             .map_err(|e| StoreError::invalid("trunk allowed sources", e))?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO trunks (name, host, port, transport, username, secret, register, channel_limit, \
                  allowed_sources, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -111,7 +111,7 @@ impl Store {
     /// Removes a trunk and its number ranges.
     pub async fn remove_trunk(&self, name: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             let n = sqlx::query("DELETE FROM trunks WHERE name = $1")
                 .bind(name)
                 .execute(&mut *tx)
