@@ -11,7 +11,9 @@ pub mod dataset;
 pub mod legacy;
 pub mod money;
 pub mod numbering;
+pub mod period;
 pub mod rating;
+pub mod savings;
 pub mod synthetic;
 pub mod tariff;
 
