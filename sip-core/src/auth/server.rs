@@ -74,9 +74,9 @@ impl ChallengeKind {
 
 /// How the credentials' `uri` must relate to the Request-URI.
 ///
-/// RFC 7616 §3.4.6 and RFC 2617 §3.2.2.5 say the server should check that the digest-uri
-/// names the same resource as the Request-URI and answer 400 otherwise; RFC 3261 §22.4
-/// repeats it for SIP. Real clients differ: SIPp 3.6's `[authentication]` keyword puts
+/// RFC 7616 §3.4.6 and RFC 2617 §3.2.2.5 say the server must make sure the digest-uri
+/// names the same resource as the request line and should answer 400 otherwise; RFC 3261
+/// §22.4 carries digest over to SIP, where that resource is the Request-URI. Real clients differ: SIPp 3.6's `[authentication]` keyword puts
 /// `uri="sip:HOST:PORT"` (our address) instead of the Request-URI, and Kamailio accepts
 /// that, so a strict check would fail every SIPp test and load run.
 ///
