@@ -1,0 +1,1 @@
+//! The dial plan: dialled number → route. Being written (issue 3).
