@@ -769,3 +769,52 @@ fn find_credentials_picks_our_realm_and_ignores_other_schemes() {
         CredentialsLookup::Malformed(_)
     ));
 }
+
+// --- what real clients send --------------------------------------------------------------
+
+/// Header layouts seen from SIPp 3.6 (no spaces, uri="sip:HOST:PORT", MD5 only) and from
+/// phones that quote qop or use uppercase hex: all must verify.
+#[test]
+fn real_client_layouts_verify() {
+    let s = server();
+    let ch = s.challenge(t0(), false);
+    let nonce = ch[1].nonce.clone();
+    let uri = "sip:127.0.0.1:5060";
+    let mut client = DigestClient::new("1001", "hemmelig");
+    client
+        .handle_challenge(ChallengeKind::Www, [ch[1].to_string().as_str()])
+        .expect("usable");
+    let a = client.authorize_with_cnonce("REGISTER", uri, b"", "6b8b4567");
+    let response = Credentials::parse(&a[0].value).expect("parses").response;
+    let req = DigestRequest {
+        method: "REGISTER",
+        request_uri: "sip:127.0.0.1:5060",
+    };
+    let sipp = format!(
+        "Digest username=\"1001\",realm=\"{REALM}\",cnonce=\"6b8b4567\",nc=00000001,\
+         qop=auth,uri=\"{uri}\",nonce=\"{nonce}\",response=\"{response}\",algorithm=MD5"
+    );
+    match s.find_credentials([sipp.as_str()]) {
+        CredentialsLookup::Found(c) => assert!(matches!(
+            s.verify(&req, &c, Some(&alice()), t0()),
+            Verification::Authenticated { .. }
+        )),
+        x => panic!("SIPp layout not found: {x:?}"),
+    }
+    // Quoted qop, uppercase response, extra spaces, nc 2, unknown parameter.
+    let a = client.authorize_with_cnonce("REGISTER", uri, b"", "6b8b4567");
+    let response = Credentials::parse(&a[0].value).expect("parses").response;
+    let phone = format!(
+        "DIGEST  username = \"1001\" , realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{}\", algorithm=md5, cnonce=\"6b8b4567\", qop=\"auth\", nc=00000002, \
+         x-vendor=\"yealink\"",
+        response.to_uppercase()
+    );
+    match s.find_credentials([phone.as_str()]) {
+        CredentialsLookup::Found(c) => assert!(matches!(
+            s.verify(&req, &c, Some(&alice()), t0()),
+            Verification::Authenticated { .. }
+        )),
+        x => panic!("phone layout not found: {x:?}"),
+    }
+}
