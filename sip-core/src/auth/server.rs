@@ -632,6 +632,9 @@ impl<'a> SipHostPort<'a> {
 
 /// Highest `nc` seen per nonce, bounded in memory.
 ///
+/// Only requests whose response was correct create entries, so unauthenticated floods
+/// cannot fill it; the bound is for many phones with the password, not for attackers.
+///
 /// Entries leave when their nonce expires or, under pressure, oldest first. Evicting an
 /// entry would forget its `nc` and allow a replay, so the tracker remembers the newest
 /// issue time it ever evicted (`floor`) and refuses any untracked nonce issued at or
