@@ -10,7 +10,8 @@ use sip_core::transport::Flow;
 use std::sync::Arc;
 
 /// Methods Sentral implements, as listed in Allow.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, REFER, NOTIFY, INFO, PRACK";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, REFER, NOTIFY, INFO, PRACK";
 
 #[derive(Debug, Clone)]
 pub struct PbxApp {
@@ -22,8 +23,13 @@ impl PbxApp {
     pub fn new(ctx: Arc<PbxContext>) -> Self {
         let mut policy = Policy::default();
         // SUBSCRIBE/MESSAGE/PUBLISH are not served yet: 501 from validation is honest.
-        policy.methods.retain(|m| !matches!(m, Method::Subscribe | Method::Message | Method::Publish));
-        PbxApp { ctx, policy: Arc::new(policy) }
+        policy
+            .methods
+            .retain(|m| !matches!(m, Method::Subscribe | Method::Message | Method::Publish));
+        PbxApp {
+            ctx,
+            policy: Arc::new(policy),
+        }
     }
 
     pub fn context(&self) -> &Arc<PbxContext> {
@@ -53,9 +59,12 @@ impl Application for PbxApp {
                 // Out of dialog OPTIONS is answered for the server itself, the same for
                 // every Request-URI user, so it reveals nothing about extensions.
                 let mut resp = Response::to_request(&req.request, 200);
-                resp.headers.push(Header::Other(HeaderName::Allow, ALLOW.into()));
-                resp.headers.push(Header::Other(HeaderName::Accept, "application/sdp".into()));
-                resp.headers.push(Header::Other(HeaderName::Supported, "replaces".into()));
+                resp.headers
+                    .push(Header::Other(HeaderName::Allow, ALLOW.into()));
+                resp.headers
+                    .push(Header::Other(HeaderName::Accept, "application/sdp".into()));
+                resp.headers
+                    .push(Header::Other(HeaderName::Supported, "replaces".into()));
                 req.respond(resp);
             }
             _ => {

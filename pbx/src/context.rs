@@ -33,7 +33,11 @@ impl PbxContext {
     /// Loads the directory from the store and builds every part. The SIP driver is
     /// attached afterwards ([`PbxContext::attach_driver`]) because it needs the
     /// application, which needs this context.
-    pub async fn new(config: PbxConfig, store: Store, relay: RtpRelay) -> Result<Arc<Self>, PbxError> {
+    pub async fn new(
+        config: PbxConfig,
+        store: Store,
+        relay: RtpRelay,
+    ) -> Result<Arc<Self>, PbxError> {
         let directory = Directory::load(&store).await?;
         let security = Security::new(&config)?;
         let registrar = Registrar::new(&config, &store).await?;

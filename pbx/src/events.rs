@@ -8,14 +8,30 @@ use tokio::sync::broadcast;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PbxEvent {
     /// An extension's registered contacts changed; `contacts` is the new count.
-    Registration { extension: String, contacts: usize },
-    CallStarted { call_id: u64, caller: String, callee: String },
-    CallAnswered { call_id: u64 },
-    CallEnded { call_id: u64 },
+    Registration {
+        extension: String,
+        contacts: usize,
+    },
+    CallStarted {
+        call_id: u64,
+        caller: String,
+        callee: String,
+    },
+    CallAnswered {
+        call_id: u64,
+    },
+    CallEnded {
+        call_id: u64,
+    },
     /// An address was banned after too many failed authentications.
-    Lockout { address: IpAddr },
+    Lockout {
+        address: IpAddr,
+    },
     /// A trunk's registration state changed.
-    TrunkRegistration { trunk: String, registered: bool },
+    TrunkRegistration {
+        trunk: String,
+        registered: bool,
+    },
 }
 
 #[derive(Debug)]

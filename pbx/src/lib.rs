@@ -26,9 +26,11 @@ pub mod events;
 pub mod records;
 pub mod registrar;
 pub mod security;
+pub mod server;
 pub mod trunk;
 
 pub use app::PbxApp;
 pub use config::PbxConfig;
 pub use context::PbxContext;
 pub use error::PbxError;
+pub use server::PbxServer;

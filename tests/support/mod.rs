@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests (each test file does `mod support;`).
 #![allow(dead_code)]
 
+pub mod pbx;
 pub mod sipp;

@@ -35,7 +35,10 @@ impl Snapshot {
 
     /// The site whose direct-dial range holds `number` (an 8-digit national number).
     pub fn site_for_number(&self, number: &str) -> Option<&Arc<Site>> {
-        self.site_ranges.iter().find(|(r, _)| r.contains(number)).and_then(|(_, code)| self.sites.get(code))
+        self.site_ranges
+            .iter()
+            .find(|(r, _)| r.contains(number))
+            .and_then(|(_, code)| self.sites.get(code))
     }
 
     pub fn trunk(&self, name: &str) -> Option<&Arc<Trunk>> {
@@ -51,12 +54,17 @@ pub struct Directory {
 impl Directory {
     pub async fn load(store: &Store) -> Result<Directory, PbxError> {
         let snap = read_snapshot(store).await?;
-        Ok(Directory { current: RwLock::new(Arc::new(snap)) })
+        Ok(Directory {
+            current: RwLock::new(Arc::new(snap)),
+        })
     }
 
     /// The current snapshot (cheap: an `Arc` clone).
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Re-reads the store now.
@@ -74,7 +82,10 @@ async fn read_snapshot(store: &Store) -> Result<Snapshot, PbxError> {
     let sites = store.sites().await?;
     let extensions = store.extensions().await?;
     let trunks = store.trunks().await?;
-    let mut snap = Snapshot { version, ..Snapshot::default() };
+    let mut snap = Snapshot {
+        version,
+        ..Snapshot::default()
+    };
     for site in sites {
         for r in &site.number_ranges {
             snap.site_ranges.push((r.clone(), site.code.clone()));
