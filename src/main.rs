@@ -1,3 +1,9 @@
+//! The `sentral` binary: command line, configuration, start-up. See `cli` for the
+//! commands; `serve` runs the switchboard.
+
+mod cli;
 mod serve;
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -165,7 +165,7 @@ async fn trunks_and_secrets(s: Store) {
 }
 
 async fn tariff_files_and_audit(s: Store) {
-    assert!(s.active_tariff_file().await.expect("active").is_none());
+    assert!(s.active_tariff_file(TariffFileKind::Dataset).await.expect("active").is_none());
     let mut f = NewTariffFile {
         kind: TariffFileKind::Dataset,
         name: "sorum-sample".into(),
@@ -175,15 +175,20 @@ async fn tariff_files_and_audit(s: Store) {
         content: "schema_version = 1\n# æøå\n".into(),
     };
     let first = s.import_tariff_file(&f, true).await.expect("import");
-    f.kind = TariffFileKind::Tariff;
     f.version = "2".into();
     let second = s.import_tariff_file(&f, true).await.expect("import 2");
-    let active = s.active_tariff_file().await.expect("active").expect("one active");
+    f.kind = TariffFileKind::Tariff;
+    f.version = "3".into();
+    let tariff = s.import_tariff_file(&f, true).await.expect("import 3");
+    let active = s.active_tariff_file(TariffFileKind::Dataset).await.expect("active").expect("one active");
     assert_eq!(active.id, second);
     assert_eq!(active.content, f.content);
     assert_eq!(active.valid_to, f.valid_to);
+    assert_eq!(active.version, "2");
+    let active_tariff = s.active_tariff_file(TariffFileKind::Tariff).await.expect("active").expect("one active");
+    assert_eq!(active_tariff.id, tariff, "each kind has its own active file");
     let all = s.tariff_files().await.expect("all");
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert!(all.iter().any(|x| x.id == first && !x.active));
 
     s.audit(&NewAuditEntry { actor: "cli:root".into(), action: "site.add".into(), detail: "radhus".into(), source: "cli".into() })

@@ -16,6 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -32,6 +33,7 @@ mod tariffs;
 mod trunks;
 
 pub use calls::CallFilter;
+pub use sites::{ImportSummary, SiteImport};
 pub use credentials::{Credentials, DEFAULT_REALM, generate_password};
 pub use error::{Result, StoreError};
 pub use ids::*;
@@ -134,6 +136,10 @@ pub const SQLITE_FILE: &str = "sentral.db";
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Streaming a year of call records is one long statement by design, so slow statements
+/// are logged at debug level, not as warnings on the CLI's stderr.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 /// How long a writer waits for another connection's write lock before giving up. The CLI
 /// and the server write the same file; their writes are short.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,7 +156,7 @@ impl Store {
         match database_url {
             Some(url) => Store::open(url).await,
             None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                create_private_dir(data_dir).map_err(|source| StoreError::DataDir {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
@@ -182,7 +188,8 @@ impl Store {
             // can lose the last transactions (SQLite docs, "synchronous").
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
         tracing::debug!("sqlite store open and migrated");
@@ -190,6 +197,7 @@ impl Store {
     }
 
     async fn open_postgres(options: PgConnectOptions) -> Result<Store> {
+        let options = options.log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
         let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
         POSTGRES_MIGRATIONS.run(&pool).await?;
         tracing::debug!("postgres store open and migrated");
@@ -246,6 +254,23 @@ impl Store {
         });
         Ok(ConfigVersion { version, updated_at })
     }
+}
+
+/// Creates the data directory readable by its owner only: it holds the database (digest
+/// HA1 hashes, trunk secrets) and generated passwords. An existing directory is left as
+/// the administrator set it.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 fn check_identifier(name: &str) -> Result<()> {

@@ -23,6 +23,25 @@ macro_rules! ensure_department {
 }
 pub(crate) use ensure_department;
 
+/// Checks `first..=last` against every stored range inside a transaction; evaluates to
+/// `Err(Invalid)` on overlap.
+macro_rules! check_overlap {
+    ($tx:expr, $first:expr, $last:expr) => {{
+        let clash: Option<(String, String)> = sqlx::query_as(
+            "SELECT first_number, last_number FROM number_ranges \
+             WHERE length(first_number) = length($1) AND first_number <= $2 AND last_number >= $1 LIMIT 1",
+        )
+        .bind($first)
+        .bind($last)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match clash {
+            Some((f, l)) => Err(StoreError::invalid("number range", format!("{}-{} overlaps {f}-{l}", $first, $last))),
+            None => Ok(()),
+        }
+    }};
+}
+
 type RangeRow = (i64, String, String, Option<i64>, Option<i64>);
 type SiteRow = (i64, String, String, String, Option<i64>, Option<String>);
 
@@ -193,17 +212,7 @@ impl Store {
         let key = format!("{first}-{last}");
         dispatch!(self, |pool| {
             let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
-            let clash: Option<(String, String)> = sqlx::query_as(
-                "SELECT first_number, last_number FROM number_ranges \
-                 WHERE length(first_number) = length($1) AND first_number <= $2 AND last_number >= $1 LIMIT 1",
-            )
-            .bind(first)
-            .bind(last)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((f, l)) = clash {
-                return Err(StoreError::invalid("number range", format!("{key} overlaps {f}-{l}")));
-            }
+            check_overlap!(tx, first, last)?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO number_ranges (first_number, last_number, site_id, trunk_id) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -254,6 +263,103 @@ impl Store {
             .await?
         });
         row.map(range_from_row).transpose()
+    }
+}
+
+/// A site with its number ranges, as an import file describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteImport {
+    pub site: NewSite,
+    /// `(first, last)` pairs; they replace the site's stored ranges.
+    pub ranges: Vec<(String, String)>,
+}
+
+/// What [`Store::import_sites`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub sites_created: u32,
+    pub sites_updated: u32,
+    pub departments: u32,
+    pub ranges: u32,
+}
+
+impl Store {
+    /// Creates or updates sites (by code), their departments and number ranges in one
+    /// transaction: either the whole file's organisation is stored or nothing is.
+    /// The listed sites' ranges are replaced; other sites are left alone.
+    pub async fn import_sites(&self, sites: &[SiteImport]) -> Result<ImportSummary> {
+        for s in sites {
+            validate_site(&s.site)?;
+            for (first, last) in &s.ranges {
+                validate_range(first, last)?;
+            }
+        }
+        let mut summary = ImportSummary::default();
+        dispatch!(self, |pool| {
+            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut departments = std::collections::HashSet::new();
+            let mut ids = Vec::with_capacity(sites.len());
+            for s in sites {
+                let dept = match &s.site.department {
+                    Some(d) => {
+                        departments.insert(d.clone());
+                        Some(ensure_department!(tx, d.as_str()).0)
+                    }
+                    None => None,
+                };
+                let existing: Option<(i64,)> = sqlx::query_as("SELECT id FROM sites WHERE code = $1")
+                    .bind(&s.site.code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let id = match existing {
+                    Some((id,)) => {
+                        sqlx::query("UPDATE sites SET name = $2, address = $3, department_id = $4 WHERE id = $1")
+                            .bind(id)
+                            .bind(&s.site.name)
+                            .bind(&s.site.address)
+                            .bind(dept)
+                            .execute(&mut *tx)
+                            .await?;
+                        summary.sites_updated += 1;
+                        id
+                    }
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(
+                            "INSERT INTO sites (code, name, address, department_id) VALUES ($1, $2, $3, $4) RETURNING id",
+                        )
+                        .bind(&s.site.code)
+                        .bind(&s.site.name)
+                        .bind(&s.site.address)
+                        .bind(dept)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(|e| map_write_err(e, "site", &s.site.code, "department"))?;
+                        summary.sites_created += 1;
+                        id
+                    }
+                };
+                sqlx::query("DELETE FROM number_ranges WHERE site_id = $1").bind(id).execute(&mut *tx).await?;
+                ids.push(id);
+            }
+            // Ranges after every listed site's old ranges are gone, so ranges moving
+            // between sites of the file do not clash with their old selves.
+            for (s, id) in sites.iter().zip(ids) {
+                for (first, last) in &s.ranges {
+                    check_overlap!(tx, first.as_str(), last.as_str())?;
+                    sqlx::query("INSERT INTO number_ranges (first_number, last_number, site_id) VALUES ($1, $2, $3)")
+                        .bind(first)
+                        .bind(last)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    summary.ranges += 1;
+                }
+            }
+            summary.departments = u32::try_from(departments.len()).unwrap_or(u32::MAX);
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(summary)
+        })
     }
 }
 

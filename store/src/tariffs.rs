@@ -24,16 +24,19 @@ const TARIFF_SELECT: &str =
     "SELECT id, kind, name, version, valid_from, valid_to, content, imported_at, active FROM tariff_files";
 
 impl Store {
-    /// Keeps an imported file. With `activate`, it becomes the one billing loads (every
-    /// other file is deactivated in the same transaction).
+    /// Keeps an imported file. With `activate`, it becomes the active file of its kind
+    /// (the other files of that kind are deactivated in the same transaction): billing
+    /// loads the active dataset and, when there is one, replaces its tariffs with those of
+    /// the active tariff file.
     pub async fn import_tariff_file(&self, file: &NewTariffFile, activate: bool) -> Result<TariffFileId> {
         let now = Utc::now();
         dispatch!(self, |pool| {
             let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
             if activate {
-                sqlx::query("UPDATE tariff_files SET active = $1 WHERE active = $2")
+                sqlx::query("UPDATE tariff_files SET active = $1 WHERE active = $2 AND kind = $3")
                     .bind(false)
                     .bind(true)
+                    .bind(file.kind.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -57,11 +60,12 @@ impl Store {
         })
     }
 
-    /// The active file, if any was imported.
-    pub async fn active_tariff_file(&self) -> Result<Option<TariffFile>> {
+    /// The active file of a kind, if any was imported.
+    pub async fn active_tariff_file(&self, kind: TariffFileKind) -> Result<Option<TariffFile>> {
         let row: Option<TariffRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{TARIFF_SELECT} WHERE active = $1 ORDER BY id DESC LIMIT 1"))
+            sqlx::query_as(&format!("{TARIFF_SELECT} WHERE active = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"))
                 .bind(true)
+                .bind(kind.as_str())
                 .fetch_optional(pool)
                 .await?
         });
