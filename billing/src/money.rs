@@ -41,7 +41,11 @@ pub fn round_half_up_div(num: i128, den: i128) -> i64 {
     if den <= 0 {
         return 0;
     }
-    let q = if num >= 0 { (num + den / 2) / den } else { -((-num + den / 2) / den) };
+    let q = if num >= 0 {
+        (num + den / 2) / den
+    } else {
+        -((-num + den / 2) / den)
+    };
     i64::try_from(q).unwrap_or(i64::MAX)
 }
 

@@ -32,7 +32,10 @@ impl Period {
 
     /// A whole calendar year.
     pub fn year(year: i32) -> Option<Period> {
-        Some(Period { from: NaiveDate::from_ymd_opt(year, 1, 1)?, to: NaiveDate::from_ymd_opt(year, 12, 31)? })
+        Some(Period {
+            from: NaiveDate::from_ymd_opt(year, 1, 1)?,
+            to: NaiveDate::from_ymd_opt(year, 12, 31)?,
+        })
     }
 
     pub fn calendar_days(&self) -> i64 {

@@ -6,10 +6,12 @@
 //! `rust_decimal`, never through `f64`. Also reads the comments to tell which inputs are
 //! marked "assumption:" (see [`provenance`]). Does no I/O except [`Dataset::from_path`].
 
-mod raw;
 pub mod provenance;
+mod raw;
 
-use crate::legacy::{FixedCosts, Investment, LegacyPbx, LegacyUnitPrices, NewFixedCosts, SiteLines};
+use crate::legacy::{
+    FixedCosts, Investment, LegacyPbx, LegacyUnitPrices, NewFixedCosts, SiteLines,
+};
 use crate::numbering::{DestinationClass, NumberingPlan, OwnRange, PrefixRule};
 use crate::rating::Rater;
 use crate::tariff::{ClassRate, Tariff, TariffBook, TimeBands, World};
@@ -54,7 +56,10 @@ pub enum DatasetError {
     #[error("{} problem(s) in the data file:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl DatasetError {
@@ -64,7 +69,11 @@ impl DatasetError {
             DatasetError::Syntax(p) => vec![p.clone()],
             DatasetError::Invalid(ps) => ps.clone(),
             DatasetError::Io { path, source } => {
-                vec![Problem { path: path.display().to_string(), line: None, message: source.to_string() }]
+                vec![Problem {
+                    path: path.display().to_string(),
+                    line: None,
+                    message: source.to_string(),
+                }]
             }
         }
     }
@@ -164,7 +173,10 @@ impl Dataset {
     /// Parses and validates a whole data file.
     pub fn from_toml_str(text: &str) -> Result<Dataset, DatasetError> {
         let raw = parse(text)?;
-        let mut v = Validator { text, problems: Vec::new() };
+        let mut v = Validator {
+            text,
+            problems: Vec::new(),
+        };
         let ds = v.dataset(raw);
         match ds {
             Some(ds) if v.problems.is_empty() => {
@@ -177,8 +189,10 @@ impl Dataset {
 
     /// Reads and parses a data file.
     pub fn from_path(path: &Path) -> Result<Dataset, DatasetError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Dataset::from_toml_str(&text)
     }
 
@@ -204,7 +218,11 @@ impl Dataset {
     /// Departments in file order, without repeats.
     pub fn departments(&self) -> Vec<String> {
         let mut seen = HashSet::new();
-        self.sites.iter().filter(|s| seen.insert(s.department.clone())).map(|s| s.department.clone()).collect()
+        self.sites
+            .iter()
+            .filter(|s| seen.insert(s.department.clone()))
+            .map(|s| s.department.clone())
+            .collect()
     }
 
     pub fn site_lines(&self) -> Vec<SiteLines> {
@@ -216,7 +234,9 @@ impl Dataset {
     /// price, computed blend). The file's `rates.mobile` is what rating uses when the
     /// operator is unknown; this is the cross-check.
     pub fn mobile_blend_check(&self) -> Vec<(String, Option<Decimal>, Decimal)> {
-        let Some(traffic) = &self.traffic else { return Vec::new() };
+        let Some(traffic) = &self.traffic else {
+            return Vec::new();
+        };
         self.tariffs
             .tariffs
             .iter()
@@ -230,7 +250,11 @@ impl Dataset {
                         Some(price * decimal_from_f64(*share)?)
                     })
                     .sum();
-                (t.id.clone(), t.rate_for(DestinationClass::Mobile).map(|r| r.day), blend)
+                (
+                    t.id.clone(),
+                    t.rate_for(DestinationClass::Mobile).map(|r| r.day),
+                    blend,
+                )
             })
             .collect()
     }
@@ -246,14 +270,24 @@ pub struct TariffFile {
 impl TariffFile {
     pub fn from_toml_str(text: &str) -> Result<TariffFile, DatasetError> {
         let raw = parse(text)?;
-        let mut v = Validator { text, problems: Vec::new() };
+        let mut v = Validator {
+            text,
+            problems: Vec::new(),
+        };
         if raw.tariffs.is_empty() {
-            v.problem("tariffs", None, "missing: the file defines no [tariffs.<name>] table");
+            v.problem(
+                "tariffs",
+                None,
+                "missing: the file defines no [tariffs.<name>] table",
+            );
         }
         let time_bands = v.time_bands(&raw.time_bands);
         let tariffs = v.tariffs(&raw.tariffs, &time_bands);
         if v.problems.is_empty() {
-            Ok(TariffFile { time_bands, tariffs })
+            Ok(TariffFile {
+                time_bands,
+                tariffs,
+            })
         } else {
             Err(DatasetError::Invalid(v.problems))
         }
@@ -270,7 +304,8 @@ pub fn decimal_from_f64(f: f64) -> Option<Decimal> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len())).map_or(1, |s| s.bytes().filter(|b| *b == b'\n').count() + 1)
+    text.get(..offset.min(text.len()))
+        .map_or(1, |s| s.bytes().filter(|b| *b == b'\n').count() + 1)
 }
 
 fn parse(text: &str) -> Result<RawDataset, DatasetError> {
@@ -287,7 +322,11 @@ fn parse(text: &str) -> Result<RawDataset, DatasetError> {
         let inner = e.into_inner();
         let line = inner.span().map(|s| line_of(text, s.start));
         let path = if path == "." { String::new() } else { path };
-        DatasetError::Syntax(Problem { path, line, message: inner.message().trim().to_owned() })
+        DatasetError::Syntax(Problem {
+            path,
+            line,
+            message: inner.message().trim().to_owned(),
+        })
     })
 }
 
@@ -299,7 +338,11 @@ struct Validator<'a> {
 impl Validator<'_> {
     fn problem(&mut self, path: &str, span: Option<Range<usize>>, message: impl Into<String>) {
         let line = span.map(|s| line_of(self.text, s.start));
-        self.problems.push(Problem { path: path.to_owned(), line, message: message.into() });
+        self.problems.push(Problem {
+            path: path.to_owned(),
+            line,
+            message: message.into(),
+        });
     }
 
     fn at<T>(&mut self, path: &str, v: &S<T>, message: impl Into<String>) {
@@ -351,7 +394,11 @@ impl Validator<'_> {
     fn class(&mut self, path: &str, v: &S<String>) -> Option<DestinationClass> {
         let c = DestinationClass::parse(v.get_ref());
         if c.is_none() {
-            self.at(path, v, format!("unknown destination class {:?}", v.get_ref()));
+            self.at(
+                path,
+                v,
+                format!("unknown destination class {:?}", v.get_ref()),
+            );
         }
         c
     }
@@ -359,7 +406,11 @@ impl Validator<'_> {
     fn date(&mut self, path: &str, v: &S<String>) -> Option<NaiveDate> {
         let d = NaiveDate::parse_from_str(v.get_ref(), "%Y-%m-%d").ok();
         if d.is_none() {
-            self.at(path, v, format!("not a date (YYYY-MM-DD): {:?}", v.get_ref()));
+            self.at(
+                path,
+                v,
+                format!("not a date (YYYY-MM-DD): {:?}", v.get_ref()),
+            );
         }
         d
     }
@@ -368,7 +419,11 @@ impl Validator<'_> {
         let schema_version = match &raw.schema_version {
             Some(v) if *v.get_ref() == 1 => 1,
             Some(v) => {
-                self.at("schema_version", v, format!("unsupported version {} (this build reads 1)", v.get_ref()));
+                self.at(
+                    "schema_version",
+                    v,
+                    format!("unsupported version {} (this build reads 1)", v.get_ref()),
+                );
                 1
             }
             None => 1,
@@ -382,17 +437,33 @@ impl Validator<'_> {
         };
         let time_bands = self.time_bands(&raw.time_bands);
         if raw.tariffs.is_empty() {
-            self.problem("tariffs", None, "missing: the file defines no [tariffs.<name>] table");
+            self.problem(
+                "tariffs",
+                None,
+                "missing: the file defines no [tariffs.<name>] table",
+            );
         }
         let before = self.problems.len();
         let tariffs = self.tariffs(&raw.tariffs, &time_bands);
         for (world, name) in [(World::Legacy, "legacy"), (World::New, "new")] {
             // Only when every tariff loaded: a broken one has already been reported.
-            if !raw.tariffs.is_empty() && self.problems.len() == before && tariffs.of_world(world).next().is_none() {
-                self.problem("tariffs", None, format!("no tariff of the {name} world (the comparison needs both)"));
+            if !raw.tariffs.is_empty()
+                && self.problems.len() == before
+                && tariffs.of_world(world).next().is_none()
+            {
+                self.problem(
+                    "tariffs",
+                    None,
+                    format!("no tariff of the {name} world (the comparison needs both)"),
+                );
             }
         }
-        let sites = self.sites(&raw.sites, raw.numbering.as_ref().map_or(8, |n| *n.national_number_length.get_ref()));
+        let sites = self.sites(
+            &raw.sites,
+            raw.numbering
+                .as_ref()
+                .map_or(8, |n| *n.national_number_length.get_ref()),
+        );
         let numbering = match &raw.numbering {
             Some(n) => self.numbering(n, &sites),
             None => {
@@ -423,11 +494,18 @@ impl Validator<'_> {
     }
 
     fn meta(&mut self, m: &raw::RawMeta) -> Option<Meta> {
-        let currency = m.currency.as_ref().map_or_else(|| "NOK".to_owned(), |c| c.get_ref().clone());
+        let currency = m
+            .currency
+            .as_ref()
+            .map_or_else(|| "NOK".to_owned(), |c| c.get_ref().clone());
         if let Some(c) = &m.currency
             && c.get_ref() != "NOK"
         {
-            self.at("meta.currency", c, format!("only NOK is supported, not {:?}", c.get_ref()));
+            self.at(
+                "meta.currency",
+                c,
+                format!("only NOK is supported, not {:?}", c.get_ref()),
+            );
         }
         if let Some(v) = &m.prices_include_vat
             && *v.get_ref()
@@ -441,7 +519,11 @@ impl Validator<'_> {
         let target = match &m.claimed_saving_per_year {
             Some(v) => self.money("meta.claimed_saving_per_year", v),
             None => {
-                self.problem("meta.claimed_saving_per_year", None, "missing: the target the saving is compared with");
+                self.problem(
+                    "meta.claimed_saving_per_year",
+                    None,
+                    "missing: the target the saving is compared with",
+                );
                 return None;
             }
         };
@@ -460,7 +542,11 @@ impl Validator<'_> {
         {
             // Norway has had a closed plan without a trunk prefix since 1993; a plan with one
             // would need it stripped before lookup, which this build does not do.
-            self.at("numbering.trunk_prefix", tp, "a trunk prefix is not supported (closed numbering plan)");
+            self.at(
+                "numbering.trunk_prefix",
+                tp,
+                "a trunk prefix is not supported (closed numbering plan)",
+            );
         }
         let mut declared = HashSet::new();
         for (i, c) in n.classes.iter().enumerate() {
@@ -476,28 +562,51 @@ impl Validator<'_> {
                 let r = p.get_ref();
                 let prefix = r.prefix.get_ref().trim().to_owned();
                 if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-                    v.at(&format!("{path}.prefix"), &r.prefix, format!("not a digit string: {:?}", r.prefix.get_ref()));
-                    continue;
-                }
-                if !seen.insert(prefix.clone()) {
-                    v.at(&format!("{path}.prefix"), &r.prefix, format!("prefix {prefix:?} appears twice"));
-                    continue;
-                }
-                if table == "international" && !prefix.starts_with(n.international_prefix.get_ref().as_str()) {
                     v.at(
                         &format!("{path}.prefix"),
                         &r.prefix,
-                        format!("international prefixes must start with {:?}", n.international_prefix.get_ref()),
+                        format!("not a digit string: {:?}", r.prefix.get_ref()),
                     );
                     continue;
                 }
-                let Some(class) = v.class(&format!("{path}.class"), &r.class) else { continue };
+                if !seen.insert(prefix.clone()) {
+                    v.at(
+                        &format!("{path}.prefix"),
+                        &r.prefix,
+                        format!("prefix {prefix:?} appears twice"),
+                    );
+                    continue;
+                }
+                if table == "international"
+                    && !prefix.starts_with(n.international_prefix.get_ref().as_str())
+                {
+                    v.at(
+                        &format!("{path}.prefix"),
+                        &r.prefix,
+                        format!(
+                            "international prefixes must start with {:?}",
+                            n.international_prefix.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+                let Some(class) = v.class(&format!("{path}.class"), &r.class) else {
+                    continue;
+                };
                 if !declared.is_empty() && !declared.contains(&class) {
-                    v.at(&format!("{path}.class"), &r.class, format!("class {class} is not listed in numbering.classes"));
+                    v.at(
+                        &format!("{path}.class"),
+                        &r.class,
+                        format!("class {class} is not listed in numbering.classes"),
+                    );
                 }
                 let len = *r.len.get_ref();
                 if len != 0 && usize::from(len) < prefix.len() {
-                    v.at(&format!("{path}.len"), &r.len, format!("length {len} is shorter than the prefix {prefix:?}"));
+                    v.at(
+                        &format!("{path}.len"),
+                        &r.len,
+                        format!("length {len} is shorter than the prefix {prefix:?}"),
+                    );
                 }
                 out.push(PrefixRule { prefix, class, len });
             }
@@ -505,16 +614,27 @@ impl Validator<'_> {
         };
         let national = rules(self, &n.prefixes, "prefixes");
         let international = rules(self, &n.international, "international");
-        for (name, v) in [("country_code", &n.country_code), ("international_prefix", &n.international_prefix)] {
+        for (name, v) in [
+            ("country_code", &n.country_code),
+            ("international_prefix", &n.international_prefix),
+        ] {
             if v.get_ref().is_empty() || !v.get_ref().bytes().all(|b| b.is_ascii_digit()) {
-                self.at(&format!("numbering.{name}"), v, format!("not a digit string: {:?}", v.get_ref()));
+                self.at(
+                    &format!("numbering.{name}"),
+                    v,
+                    format!("not a digit string: {:?}", v.get_ref()),
+                );
                 return None;
             }
         }
         let own = sites
             .iter()
             .enumerate()
-            .map(|(i, s)| OwnRange { first: s.did_first, last: s.did_last, site: i })
+            .map(|(i, s)| OwnRange {
+                first: s.did_first,
+                last: s.did_last,
+                site: i,
+            })
             .collect();
         let ids = sites.iter().map(|s| s.id.clone()).collect();
         match NumberingPlan::new(
@@ -529,7 +649,11 @@ impl Validator<'_> {
             Ok(p) => Some(p),
             Err(crate::numbering::PlanError::Overlap(a, b)) => {
                 let name = |i: usize| sites.get(i).map_or("?", |s| s.id.as_str()).to_owned();
-                self.problem("sites", None, format!("DID ranges of sites {} and {} overlap", name(a), name(b)));
+                self.problem(
+                    "sites",
+                    None,
+                    format!("DID ranges of sites {} and {} overlap", name(a), name(b)),
+                );
                 None
             }
             Err(e) => {
@@ -542,14 +666,21 @@ impl Validator<'_> {
         }
     }
 
-    fn time_bands(&mut self, raw: &BTreeMap<String, raw::RawTimeBands>) -> BTreeMap<String, TimeBands> {
+    fn time_bands(
+        &mut self,
+        raw: &BTreeMap<String, raw::RawTimeBands>,
+    ) -> BTreeMap<String, TimeBands> {
         let mut out = BTreeMap::new();
         for (name, b) in raw {
             let path = format!("time_bands.{name}");
             let start = *b.weekday_day_start_hour.get_ref();
             let end = *b.weekday_day_end_hour.get_ref();
             if start > 24 {
-                self.at(&format!("{path}.weekday_day_start_hour"), &b.weekday_day_start_hour, "an hour from 0 to 24");
+                self.at(
+                    &format!("{path}.weekday_day_start_hour"),
+                    &b.weekday_day_start_hour,
+                    "an hour from 0 to 24",
+                );
             }
             if end > 24 || end < start {
                 self.at(
@@ -573,7 +704,11 @@ impl Validator<'_> {
         out
     }
 
-    fn tariffs(&mut self, raw: &BTreeMap<String, S<raw::RawTariff>>, bands: &BTreeMap<String, TimeBands>) -> TariffBook {
+    fn tariffs(
+        &mut self,
+        raw: &BTreeMap<String, S<raw::RawTariff>>,
+        bands: &BTreeMap<String, TimeBands>,
+    ) -> TariffBook {
         let mut book = TariffBook::default();
         for (id, st) in raw {
             let t = st.get_ref();
@@ -583,7 +718,11 @@ impl Validator<'_> {
                     "legacy" => Some(World::Legacy),
                     "new" => Some(World::New),
                     other => {
-                        self.at(&format!("{path}.world"), w, format!("must be \"legacy\" or \"new\", not {other:?}"));
+                        self.at(
+                            &format!("{path}.world"),
+                            w,
+                            format!("must be \"legacy\" or \"new\", not {other:?}"),
+                        );
                         None
                     }
                 },
@@ -603,7 +742,11 @@ impl Validator<'_> {
             if let (Some(f), Some(tt)) = (from, to)
                 && tt < f
             {
-                self.at(&format!("{path}.valid_to"), &t.valid_to, format!("ends before it starts ({f})"));
+                self.at(
+                    &format!("{path}.valid_to"),
+                    &t.valid_to,
+                    format!("ends before it starts ({f})"),
+                );
             }
             let band = match bands.get(t.time_bands.get_ref()) {
                 Some(b) => Some(b.clone()),
@@ -616,12 +759,17 @@ impl Validator<'_> {
                     None
                 }
             };
-            for (name, v) in [("first_increment_s", &t.first_increment_s), ("next_increment_s", &t.next_increment_s)] {
+            for (name, v) in [
+                ("first_increment_s", &t.first_increment_s),
+                ("next_increment_s", &t.next_increment_s),
+            ] {
                 if *v.get_ref() == 0 {
                     self.at(&format!("{path}.{name}"), v, "must be at least 1 second");
                 }
             }
-            let (Some(world), Some(from), Some(to), Some(band)) = (world, from, to, band) else { continue };
+            let (Some(world), Some(from), Some(to), Some(band)) = (world, from, to, band) else {
+                continue;
+            };
             let mut tariff = Tariff::new(id, world, from, to, band);
             tariff.label = t.label.clone();
             tariff.first_increment_s = (*t.first_increment_s.get_ref()).max(1);
@@ -630,7 +778,11 @@ impl Validator<'_> {
             if let Some(m) = &t.minimum_charge {
                 let amount = self.money(&format!("{path}.minimum_charge"), m);
                 if tariff.set_minimum_charge(amount).is_none() {
-                    self.at(&format!("{path}.minimum_charge"), m, "must be whole øre (2 decimals)");
+                    self.at(
+                        &format!("{path}.minimum_charge"),
+                        m,
+                        "must be whole øre (2 decimals)",
+                    );
                 }
             }
             tariff.on_net_same_site_free = t.on_net_same_site_free;
@@ -642,7 +794,11 @@ impl Validator<'_> {
             for (class_name, r) in &t.rates {
                 let rpath = format!("{path}.rates.{class_name}");
                 let Some(class) = DestinationClass::parse(class_name) else {
-                    self.problem(&rpath, Some(r.span()), format!("unknown destination class {class_name:?}"));
+                    self.problem(
+                        &rpath,
+                        Some(r.span()),
+                        format!("unknown destination class {class_name:?}"),
+                    );
                     continue;
                 };
                 let rr = r.get_ref();
@@ -655,7 +811,11 @@ impl Validator<'_> {
             }
             let as_class = tariff.on_net_other_site_rated_as;
             if tariff.rate_for(as_class).is_none() {
-                let span = t.on_net_other_site_rated_as.as_ref().map(|s| s.span()).unwrap_or(st.span());
+                let span = t
+                    .on_net_other_site_rated_as
+                    .as_ref()
+                    .map(|s| s.span())
+                    .unwrap_or(st.span());
                 self.problem(
                     &format!("{path}.on_net_other_site_rated_as"),
                     Some(span),
@@ -663,7 +823,9 @@ impl Validator<'_> {
                 );
             }
             if !t.mobile_by_operator.is_empty() {
-                let mobile_setup = tariff.rate_for(DestinationClass::Mobile).map_or(Decimal::ZERO, |r| r.setup);
+                let mobile_setup = tariff
+                    .rate_for(DestinationClass::Mobile)
+                    .map_or(Decimal::ZERO, |r| r.setup);
                 for (op, price) in &t.mobile_by_operator {
                     let p = self.money(&format!("{path}.mobile_by_operator.{op}"), price);
                     if let Some(r) = ClassRate::new(mobile_setup, p, p) {
@@ -680,14 +842,26 @@ impl Validator<'_> {
         let u = &f.legacy.unit_prices;
         let lp = "fixed_costs.legacy.unit_prices";
         let legacy = LegacyUnitPrices {
-            isdn_bri_per_month: self.money(&format!("{lp}.isdn_bri_per_month"), &u.isdn_bri_per_month),
-            analogue_line_per_month: self.money(&format!("{lp}.analogue_line_per_month"), &u.analogue_line_per_month),
-            isdn_pri_per_month: self.money(&format!("{lp}.isdn_pri_per_month"), &u.isdn_pri_per_month),
-            pbx_service_large_per_year: self
-                .money(&format!("{lp}.pbx_service_large_per_year"), &u.pbx_service_large_per_year),
-            pbx_service_small_per_year: self
-                .money(&format!("{lp}.pbx_service_small_per_year"), &u.pbx_service_small_per_year),
-            voice_tie_line_per_month: self.money(&format!("{lp}.voice_tie_line_per_month"), &u.voice_tie_line_per_month),
+            isdn_bri_per_month: self
+                .money(&format!("{lp}.isdn_bri_per_month"), &u.isdn_bri_per_month),
+            analogue_line_per_month: self.money(
+                &format!("{lp}.analogue_line_per_month"),
+                &u.analogue_line_per_month,
+            ),
+            isdn_pri_per_month: self
+                .money(&format!("{lp}.isdn_pri_per_month"), &u.isdn_pri_per_month),
+            pbx_service_large_per_year: self.money(
+                &format!("{lp}.pbx_service_large_per_year"),
+                &u.pbx_service_large_per_year,
+            ),
+            pbx_service_small_per_year: self.money(
+                &format!("{lp}.pbx_service_small_per_year"),
+                &u.pbx_service_small_per_year,
+            ),
+            voice_tie_line_per_month: self.money(
+                &format!("{lp}.voice_tie_line_per_month"),
+                &u.voice_tie_line_per_month,
+            ),
             voice_tie_lines: u.voice_tie_lines,
         };
         let n = &f.new;
@@ -695,26 +869,46 @@ impl Validator<'_> {
         let i = &n.investment;
         let ip = "fixed_costs.new.investment";
         if *i.lifetime_years.get_ref() == 0 {
-            self.at(&format!("{ip}.lifetime_years"), &i.lifetime_years, "must be at least 1 year");
+            self.at(
+                &format!("{ip}.lifetime_years"),
+                &i.lifetime_years,
+                "must be at least 1 year",
+            );
         }
         let interest = *i.interest_rate.get_ref();
         if !(0.0..1.0).contains(&interest) {
-            self.at(&format!("{ip}.interest_rate"), &i.interest_rate, format!("a yearly rate such as 0.04, is {interest}"));
+            self.at(
+                &format!("{ip}.interest_rate"),
+                &i.interest_rate,
+                format!("a yearly rate such as 0.04, is {interest}"),
+            );
         }
         let new = NewFixedCosts {
             sip_trunk_channels: n.sip_trunk_channels,
-            sip_trunk_per_channel_per_month: self
-                .money(&format!("{np}.sip_trunk_per_channel_per_month"), &n.sip_trunk_per_channel_per_month),
-            platform_support_per_year: self.money(&format!("{np}.platform_support_per_year"), &n.platform_support_per_year),
-            internal_ops_fte: self.decimal_f64(&format!("{np}.internal_ops_fte"), &n.internal_ops_fte),
+            sip_trunk_per_channel_per_month: self.money(
+                &format!("{np}.sip_trunk_per_channel_per_month"),
+                &n.sip_trunk_per_channel_per_month,
+            ),
+            platform_support_per_year: self.money(
+                &format!("{np}.platform_support_per_year"),
+                &n.platform_support_per_year,
+            ),
+            internal_ops_fte: self
+                .decimal_f64(&format!("{np}.internal_ops_fte"), &n.internal_ops_fte),
             fte_cost_per_year: self.money(&format!("{np}.fte_cost_per_year"), &n.fte_cost_per_year),
             licences_per_year: self.money(&format!("{np}.licences_per_year"), &n.licences_per_year),
             investment: Investment {
-                servers_and_gateways: self.money(&format!("{ip}.servers_and_gateways"), &i.servers_and_gateways),
+                servers_and_gateways: self.money(
+                    &format!("{ip}.servers_and_gateways"),
+                    &i.servers_and_gateways,
+                ),
                 ip_phone_each: self.money(&format!("{ip}.ip_phone_each"), &i.ip_phone_each),
-                lan_poe_per_site: self.money(&format!("{ip}.lan_poe_per_site"), &i.lan_poe_per_site),
-                project_and_installation: self
-                    .money(&format!("{ip}.project_and_installation"), &i.project_and_installation),
+                lan_poe_per_site: self
+                    .money(&format!("{ip}.lan_poe_per_site"), &i.lan_poe_per_site),
+                project_and_installation: self.money(
+                    &format!("{ip}.project_and_installation"),
+                    &i.project_and_installation,
+                ),
                 lifetime_years: (*i.lifetime_years.get_ref()).max(1),
                 interest_rate: self.decimal_f64(&format!("{ip}.interest_rate"), &i.interest_rate),
             },
@@ -730,7 +924,11 @@ impl Validator<'_> {
             let path = format!("sites[{i}]");
             let id = s.id.get_ref().clone();
             if id.is_empty() || !ids.insert(id.clone()) {
-                self.at(&format!("{path}.id"), &s.id, format!("site id {id:?} is empty or used twice"));
+                self.at(
+                    &format!("{path}.id"),
+                    &s.id,
+                    format!("site id {id:?} is empty or used twice"),
+                );
             }
             let did = |v: &mut Self, key: &str, val: &S<String>| -> u64 {
                 let t = val.get_ref().trim();
@@ -738,7 +936,10 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.{key}"),
                         val,
-                        format!("not a {national_len}-digit national number: {:?}", val.get_ref()),
+                        format!(
+                            "not a {national_len}-digit national number: {:?}",
+                            val.get_ref()
+                        ),
                     );
                     return 0;
                 }
@@ -747,14 +948,21 @@ impl Validator<'_> {
             let first = did(self, "did_first", &s.did_first);
             let last = did(self, "did_last", &s.did_last);
             if last < first {
-                self.at(&format!("{path}.did_last"), &s.did_last, "range ends before it starts");
+                self.at(
+                    &format!("{path}.did_last"),
+                    &s.did_last,
+                    "range ends before it starts",
+                );
             }
             let size = last.saturating_sub(first) + 1;
             if u64::from(*s.extensions.get_ref()) > size {
                 self.at(
                     &format!("{path}.extensions"),
                     &s.extensions,
-                    format!("{} extensions do not fit in the {size} numbers of the DID range", s.extensions.get_ref()),
+                    format!(
+                        "{} extensions do not fit in the {size} numbers of the DID range",
+                        s.extensions.get_ref()
+                    ),
                 );
             }
             let pbx = match s.legacy_pbx.get_ref().as_str() {
@@ -799,10 +1007,16 @@ impl Validator<'_> {
             self.at(
                 &format!("{p}.holding_time_distribution"),
                 &t.holding_time_distribution,
-                format!("only \"lognormal\" is supported, not {:?}", t.holding_time_distribution.get_ref()),
+                format!(
+                    "only \"lognormal\" is supported, not {:?}",
+                    t.holding_time_distribution.get_ref()
+                ),
             );
         }
-        let shares = |v: &mut Self, table: &str, map: &BTreeMap<String, S<f64>>| -> Vec<(DestinationClass, f64)> {
+        let shares = |v: &mut Self,
+                      table: &str,
+                      map: &BTreeMap<String, S<f64>>|
+         -> Vec<(DestinationClass, f64)> {
             let mut out = Vec::new();
             for (k, val) in map {
                 let path = format!("{p}.{table}.{k}");
@@ -817,52 +1031,98 @@ impl Validator<'_> {
         let mix = shares(self, "external_mix", &t.external_mix);
         let sum: f64 = mix.iter().map(|(_, s)| s).sum();
         if (sum - 1.0).abs() > 1e-6 {
-            self.problem(&format!("{p}.external_mix"), None, format!("shares add up to {sum}, not 1"));
+            self.problem(
+                &format!("{p}.external_mix"),
+                None,
+                format!("shares add up to {sum}, not 1"),
+            );
         }
-        if let Some((c, _)) = mix.iter().find(|(c, _)| matches!(c, DestinationClass::OnNet | DestinationClass::Invalid)) {
-            self.problem(&format!("{p}.external_mix.{c}"), None, "not an external destination");
+        if let Some((c, _)) = mix
+            .iter()
+            .find(|(c, _)| matches!(c, DestinationClass::OnNet | DestinationClass::Invalid))
+        {
+            self.problem(
+                &format!("{p}.external_mix.{c}"),
+                None,
+                "not an external destination",
+            );
         }
-        let durations: BTreeMap<DestinationClass, f64> = shares(self, "mean_duration_s", &t.mean_duration_s).into_iter().collect();
+        let durations: BTreeMap<DestinationClass, f64> =
+            shares(self, "mean_duration_s", &t.mean_duration_s)
+                .into_iter()
+                .collect();
         for (c, share) in &mix {
             if *share > 0.0 && !durations.contains_key(c) {
-                self.problem(&format!("{p}.mean_duration_s.{c}"), None, "missing: the class has calls in external_mix");
+                self.problem(
+                    &format!("{p}.mean_duration_s.{c}"),
+                    None,
+                    "missing: the class has calls in external_mix",
+                );
             }
         }
         let mut hourly = [0.0; 24];
         let hs = t.hourly_weekday.shares.get_ref();
         if hs.len() != 24 {
-            self.at(&format!("{p}.hourly_weekday.shares"), &t.hourly_weekday.shares, format!("needs 24 values, has {}", hs.len()));
+            self.at(
+                &format!("{p}.hourly_weekday.shares"),
+                &t.hourly_weekday.shares,
+                format!("needs 24 values, has {}", hs.len()),
+            );
         } else {
             for (slot, v) in hourly.iter_mut().zip(hs) {
                 *slot = v.max(0.0);
             }
             let s: f64 = hs.iter().sum();
             if (s - 1.0).abs() > 1e-6 || hs.iter().any(|v| *v < 0.0) {
-                self.at(&format!("{p}.hourly_weekday.shares"), &t.hourly_weekday.shares, format!("shares add up to {s}, not 1"));
+                self.at(
+                    &format!("{p}.hourly_weekday.shares"),
+                    &t.hourly_weekday.shares,
+                    format!("shares add up to {s}, not 1"),
+                );
             }
         }
         let mut ops = Vec::new();
         for (op, v) in &t.mobile_operator_share {
-            ops.push((op.clone(), self.fraction(&format!("{p}.mobile_operator_share.{op}"), v)));
+            ops.push((
+                op.clone(),
+                self.fraction(&format!("{p}.mobile_operator_share.{op}"), v),
+            ));
         }
         let pe = &t.per_extension_per_workday;
         let pep = "traffic.per_extension_per_workday";
         let sigma = self.non_negative(&format!("{p}.lognormal_sigma"), &t.lognormal_sigma);
         TrafficProfile {
-            working_days_per_year: self.non_negative(&format!("{p}.working_days_per_year"), &t.working_days_per_year),
-            non_working_days_per_year: self
-                .non_negative(&format!("{p}.non_working_days_per_year"), &t.non_working_days_per_year),
-            weekend_factor_24_7_sites: self
-                .non_negative(&format!("{p}.weekend_factor_24_7_sites"), &t.weekend_factor_24_7_sites),
-            weekend_factor_other_sites: self
-                .non_negative(&format!("{p}.weekend_factor_other_sites"), &t.weekend_factor_other_sites),
+            working_days_per_year: self.non_negative(
+                &format!("{p}.working_days_per_year"),
+                &t.working_days_per_year,
+            ),
+            non_working_days_per_year: self.non_negative(
+                &format!("{p}.non_working_days_per_year"),
+                &t.non_working_days_per_year,
+            ),
+            weekend_factor_24_7_sites: self.non_negative(
+                &format!("{p}.weekend_factor_24_7_sites"),
+                &t.weekend_factor_24_7_sites,
+            ),
+            weekend_factor_other_sites: self.non_negative(
+                &format!("{p}.weekend_factor_other_sites"),
+                &t.weekend_factor_other_sites,
+            ),
             seed: t.seed,
             lognormal_sigma: sigma,
-            outgoing_external_calls: self.non_negative(&format!("{pep}.outgoing_external_calls"), &pe.outgoing_external_calls),
-            incoming_external_calls: self.non_negative(&format!("{pep}.incoming_external_calls"), &pe.incoming_external_calls),
+            outgoing_external_calls: self.non_negative(
+                &format!("{pep}.outgoing_external_calls"),
+                &pe.outgoing_external_calls,
+            ),
+            incoming_external_calls: self.non_negative(
+                &format!("{pep}.incoming_external_calls"),
+                &pe.incoming_external_calls,
+            ),
             internal_calls: self.non_negative(&format!("{pep}.internal_calls"), &pe.internal_calls),
-            intersite_share_of_internal: self
-                .fraction(&format!("{pep}.intersite_share_of_internal"), &pe.intersite_share_of_internal),
+            intersite_share_of_internal: self.fraction(
+                &format!("{pep}.intersite_share_of_internal"),
+                &pe.intersite_share_of_internal,
+            ),
             external_mix: mix,
             mean_duration_s: durations,
             hourly_weekday: hourly,

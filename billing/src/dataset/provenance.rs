@@ -72,7 +72,11 @@ impl Provenance {
 
     fn walk_table(&mut self, prefix: &str, t: &Table) {
         for (k, item) in t.iter() {
-            let path = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+            let path = if prefix.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match item {
                 Item::Value(v) => {
                     if let Value::InlineTable(it) = v {
@@ -103,12 +107,19 @@ impl Provenance {
     }
 
     pub fn is_assumption(&self, path: &str) -> bool {
-        self.get(path).is_some_and(|o| o.kind == OriginKind::Assumption)
+        self.get(path)
+            .is_some_and(|o| o.kind == OriginKind::Assumption)
     }
 
     /// Keys under a table prefix marked as assumptions.
-    pub fn assumptions_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Origin)> + 'a {
-        self.keys.range(prefix.to_owned()..).take_while(move |(k, _)| k.starts_with(prefix)).filter(|(_, o)| o.kind == OriginKind::Assumption)
+    pub fn assumptions_under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Origin)> + 'a {
+        self.keys
+            .range(prefix.to_owned()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .filter(|(_, o)| o.kind == OriginKind::Assumption)
     }
 }
 
@@ -122,10 +133,16 @@ mod tests {
             "[a]\nx = \"1\" # src:FOO\ny = 2 # assumption: guessed\nz = 3\nw = \"4\" # nearest documented: src:BAR\nv = 5 # same as legacy\n[[s]]\nk = 1 # assumption\n",
         );
         assert_eq!(p.get("a.x").map(|o| o.kind), Some(OriginKind::Sourced));
-        assert_eq!(p.get("a.y").map(|o| o.comment.as_str()), Some("assumption: guessed"));
+        assert_eq!(
+            p.get("a.y").map(|o| o.comment.as_str()),
+            Some("assumption: guessed")
+        );
         assert!(p.is_assumption("a.y"));
         assert_eq!(p.get("a.z").map(|o| o.kind), Some(OriginKind::Unmarked));
-        assert_eq!(p.get("a.w").map(|o| o.kind), Some(OriginKind::NearestDocumented));
+        assert_eq!(
+            p.get("a.w").map(|o| o.kind),
+            Some(OriginKind::NearestDocumented)
+        );
         assert_eq!(p.get("a.v").map(|o| o.kind), Some(OriginKind::SameAsOther));
         assert!(p.is_assumption("s[0].k"));
         assert_eq!(p.assumptions_under("a.").count(), 1);

@@ -14,7 +14,10 @@ fn sample() -> Dataset {
 
 /// The sample with one line replaced; returns the error text.
 fn broken(find: &str, replace: &str) -> String {
-    assert!(SAMPLE_TOML.contains(find), "fixture text {find:?} not in the sample");
+    assert!(
+        SAMPLE_TOML.contains(find),
+        "fixture text {find:?} not in the sample"
+    );
     let text = SAMPLE_TOML.replacen(find, replace, 1);
     match Dataset::from_toml_str(&text) {
         Ok(_) => panic!("{replace:?} must be rejected"),
@@ -35,13 +38,25 @@ fn sample_loads_with_every_table() {
     assert_eq!(d.total_extensions(), 313);
     assert_eq!(d.sites.iter().map(|s| s.staff).sum::<u32>(), 840);
     assert_eq!(d.sites.iter().map(|s| s.legacy_bri).sum::<u32>(), 39);
-    assert_eq!(d.sites.iter().filter(|s| s.legacy_pbx == LegacyPbx::Small).count(), 14);
+    assert_eq!(
+        d.sites
+            .iter()
+            .filter(|s| s.legacy_pbx == LegacyPbx::Small)
+            .count(),
+        14
+    );
     assert_eq!(d.tariffs.tariffs.len(), 2);
     let legacy = d.tariffs.get("legacy").expect("legacy tariff");
     assert_eq!(legacy.world, World::Legacy);
-    assert_eq!(legacy.rate_for(DestinationClass::Mobile).map(|r| r.day), Some(dec!(1.13)));
+    assert_eq!(
+        legacy.rate_for(DestinationClass::Mobile).map(|r| r.day),
+        Some(dec!(1.13))
+    );
     assert_eq!(legacy.on_net_other_site_rated_as, DestinationClass::Local);
-    assert_eq!(legacy.operator_rate("netcom").map(|r| r.day), Some(dec!(1.31)));
+    assert_eq!(
+        legacy.operator_rate("netcom").map(|r| r.day),
+        Some(dec!(1.31))
+    );
     let new = d.tariffs.get("new").expect("new tariff");
     assert!(new.bands.always_day());
     assert_eq!(d.fixed_costs.new.internal_ops_fte, dec!(0.1));
@@ -50,14 +65,26 @@ fn sample_loads_with_every_table() {
     assert_eq!(t.external_mix.len(), 16);
     assert!((t.hourly_weekday.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert_eq!(d.departments().len(), 6);
-    assert_eq!(d.numbering.classify("63869002").site.and_then(|s| d.numbering.site_id(s)), Some("radhus"));
+    assert_eq!(
+        d.numbering
+            .classify("63869002")
+            .site
+            .and_then(|s| d.numbering.site_id(s)),
+        Some("radhus")
+    );
 }
 
 #[test]
 fn provenance_marks_assumptions() {
     let d = sample();
-    assert!(d.provenance.is_assumption("fixed_costs.legacy.unit_prices.isdn_pri_per_month"));
-    assert!(!d.provenance.is_assumption("fixed_costs.legacy.unit_prices.isdn_bri_per_month"));
+    assert!(
+        d.provenance
+            .is_assumption("fixed_costs.legacy.unit_prices.isdn_pri_per_month")
+    );
+    assert!(
+        !d.provenance
+            .is_assumption("fixed_costs.legacy.unit_prices.isdn_bri_per_month")
+    );
     assert!(d.provenance.is_assumption("sites[0].staff"));
     assert!(d.provenance.is_assumption("tariffs.new.rates.mobile.day"));
 }
@@ -67,27 +94,44 @@ fn mobile_blend_matches_file() {
     let d = sample();
     let checks = d.mobile_blend_check();
     // 0.55 × 0.95 + 0.34 × 1.31 + 0.11 × 1.48 = 1.1307; the file rounds it to 1.13.
-    assert_eq!(checks, vec![("legacy".to_owned(), Some(dec!(1.13)), dec!(1.1307))]);
+    assert_eq!(
+        checks,
+        vec![("legacy".to_owned(), Some(dec!(1.13)), dec!(1.1307))]
+    );
 }
 
 #[test]
 fn comma_decimal_names_table_key_and_line() {
-    let e = broken("day = \"1.00\"      # assumption: about 12 %", "day = \"1,00\"      # assumption: about 12 %");
+    let e = broken(
+        "day = \"1.00\"      # assumption: about 12 %",
+        "day = \"1,00\"      # assumption: about 12 %",
+    );
     let line = line_of_text("day = \"1.00\"      # assumption: about 12 %");
-    assert!(e.contains(&format!("tariffs.new.rates.mobile.day (line {line}): not a decimal: \"1,00\"")), "{e}");
+    assert!(
+        e.contains(&format!(
+            "tariffs.new.rates.mobile.day (line {line}): not a decimal: \"1,00\""
+        )),
+        "{e}"
+    );
 }
 
 #[test]
 fn number_instead_of_string_is_a_syntax_error_with_path() {
     let e = broken("isdn_bri_per_month = \"193\"", "isdn_bri_per_month = 193");
     let line = line_of_text("isdn_bri_per_month = \"193\"");
-    assert!(e.contains("fixed_costs.legacy.unit_prices.isdn_bri_per_month"), "{e}");
+    assert!(
+        e.contains("fixed_costs.legacy.unit_prices.isdn_bri_per_month"),
+        "{e}"
+    );
     assert!(e.contains(&format!("line {line}")), "{e}");
 }
 
 #[test]
 fn misspelt_key_is_rejected() {
-    let e = broken("offpeak = \"0.11\"  # nearest documented", "ofpeak = \"0.11\"  # nearest documented");
+    let e = broken(
+        "offpeak = \"0.11\"  # nearest documented",
+        "ofpeak = \"0.11\"  # nearest documented",
+    );
     assert!(e.contains("tariffs.legacy.rates.local"), "{e}");
     assert!(e.contains("ofpeak"), "{e}");
 }
@@ -95,9 +139,21 @@ fn misspelt_key_is_rejected() {
 #[test]
 fn unknown_class_and_bad_date_and_negative_price_all_reported() {
     let text = SAMPLE_TOML
-        .replacen("{ prefix = \"4\", class = \"mobile\", len = 8 }", "{ prefix = \"4\", class = \"mobil\", len = 8 }", 1)
-        .replacen("valid_from = \"2006-01-01\"", "valid_from = \"2006-13-01\"", 1)
-        .replacen("setup = \"0.59\"    # nearest documented (current, not 2005)", "setup = \"-0.59\"    # x", 1);
+        .replacen(
+            "{ prefix = \"4\", class = \"mobile\", len = 8 }",
+            "{ prefix = \"4\", class = \"mobil\", len = 8 }",
+            1,
+        )
+        .replacen(
+            "valid_from = \"2006-01-01\"",
+            "valid_from = \"2006-13-01\"",
+            1,
+        )
+        .replacen(
+            "setup = \"0.59\"    # nearest documented (current, not 2005)",
+            "setup = \"-0.59\"    # x",
+            1,
+        );
     let e = match Dataset::from_toml_str(&text) {
         Ok(_) => panic!("must be rejected"),
         Err(e) => e,
@@ -105,7 +161,13 @@ fn unknown_class_and_bad_date_and_negative_price_all_reported() {
     let problems = e.problems();
     assert_eq!(problems.len(), 3, "{e}");
     let s = e.to_string();
-    assert!(s.contains(&format!("numbering.prefixes[12].class (line {}): unknown destination class \"mobil\"", line_of_text("{ prefix = \"4\", class = \"mobile\""))), "{s}");
+    assert!(
+        s.contains(&format!(
+            "numbering.prefixes[12].class (line {}): unknown destination class \"mobil\"",
+            line_of_text("{ prefix = \"4\", class = \"mobile\"")
+        )),
+        "{s}"
+    );
     assert!(s.contains("tariffs.new.valid_from"), "{s}");
     assert!(s.contains("tariffs.legacy.rates.shared_cost.setup"), "{s}");
     assert!(s.contains("must not be negative"), "{s}");
@@ -135,7 +197,10 @@ fn missing_time_band_and_not_toml() {
 
 #[test]
 fn hourly_shares_must_sum_to_one() {
-    let e = broken("0.001, 0.0,                      # 22-23", "0.001, 0.1,                      # 22-23");
+    let e = broken(
+        "0.001, 0.0,                      # 22-23",
+        "0.001, 0.1,                      # 22-23",
+    );
     assert!(e.contains("traffic.hourly_weekday.shares"), "{e}");
     assert!(e.contains("not 1"), "{e}");
 }
@@ -174,8 +239,12 @@ offpeak = "0.12"
     assert_eq!(t.world, World::New);
     assert_eq!(t.minimum_charge, dec!(0.50));
     assert_eq!(t.billed_seconds(31), 40);
-    let bad = text.replace("[tariffs.new-2007]", "[tariffs.tender-2007]").replace("tariffs.new-2007.", "tariffs.tender-2007.");
-    let e = TariffFile::from_toml_str(&bad).map(|_| ()).expect_err("world cannot be inferred");
+    let bad = text
+        .replace("[tariffs.new-2007]", "[tariffs.tender-2007]")
+        .replace("tariffs.new-2007.", "tariffs.tender-2007.");
+    let e = TariffFile::from_toml_str(&bad)
+        .map(|_| ())
+        .expect_err("world cannot be inferred");
     assert!(e.to_string().contains("tariffs.tender-2007"), "{e}");
     assert!(e.to_string().contains("world"), "{e}");
 }

@@ -152,10 +152,26 @@ impl FixedCosts {
             let site = Some(s.site.as_str());
             let q = |n: u32| Decimal::from(n);
             if s.legacy_pri > 0 {
-                out.push(line(World::Legacy, "isdn_pri_per_month", "ISDN-30 (PRI)", site, q(s.legacy_pri), p.isdn_pri_per_month, 12));
+                out.push(line(
+                    World::Legacy,
+                    "isdn_pri_per_month",
+                    "ISDN-30 (PRI)",
+                    site,
+                    q(s.legacy_pri),
+                    p.isdn_pri_per_month,
+                    12,
+                ));
             }
             if s.legacy_bri > 0 {
-                out.push(line(World::Legacy, "isdn_bri_per_month", "ISDN-2 (BRI)", site, q(s.legacy_bri), p.isdn_bri_per_month, 12));
+                out.push(line(
+                    World::Legacy,
+                    "isdn_bri_per_month",
+                    "ISDN-2 (BRI)",
+                    site,
+                    q(s.legacy_bri),
+                    p.isdn_bri_per_month,
+                    12,
+                ));
             }
             if s.legacy_analogue > 0 {
                 out.push(line(
@@ -241,7 +257,15 @@ impl FixedCosts {
             n.sip_trunk_per_channel_per_month,
             12,
         ));
-        out.push(line(World::New, "platform_support_per_year", "platform support", None, Decimal::ONE, n.platform_support_per_year, 1));
+        out.push(line(
+            World::New,
+            "platform_support_per_year",
+            "platform support",
+            None,
+            Decimal::ONE,
+            n.platform_support_per_year,
+            1,
+        ));
         out.push(line(
             World::New,
             "fte_cost_per_year",
@@ -251,7 +275,15 @@ impl FixedCosts {
             n.fte_cost_per_year,
             1,
         ));
-        out.push(line(World::New, "licences_per_year", "licences", None, Decimal::ONE, n.licences_per_year, 1));
+        out.push(line(
+            World::New,
+            "licences_per_year",
+            "licences",
+            None,
+            Decimal::ONE,
+            n.licences_per_year,
+            1,
+        ));
         let extensions: u32 = sites.iter().map(|s| s.extensions).sum();
         let inv = &n.investment;
         let mut annuity = line(
@@ -275,7 +307,11 @@ pub fn days_inclusive(from: NaiveDate, to: NaiveDate) -> i64 {
 }
 
 fn days_in_year(year: i32) -> i64 {
-    if NaiveDate::from_ymd_opt(year, 2, 29).is_some() { 366 } else { 365 }
+    if NaiveDate::from_ymd_opt(year, 2, 29).is_some() {
+        366
+    } else {
+        365
+    }
 }
 
 /// An annual amount pro-rated to the days `from..=to`: each day carries 1/365 (1/366 in
@@ -341,10 +377,19 @@ mod tests {
 
     #[test]
     fn pro_rating_by_days() {
-        assert_eq!(pro_rate(dec!(36500), d(2006, 1, 1), d(2006, 12, 31)), dec!(36500));
-        assert_eq!(pro_rate(dec!(36500), d(2006, 1, 1), d(2006, 1, 31)), dec!(3100));
+        assert_eq!(
+            pro_rate(dec!(36500), d(2006, 1, 1), d(2006, 12, 31)),
+            dec!(36500)
+        );
+        assert_eq!(
+            pro_rate(dec!(36500), d(2006, 1, 1), d(2006, 1, 31)),
+            dec!(3100)
+        );
         // Leap year: 366 days carry the whole amount.
-        assert_eq!(pro_rate(dec!(36600), d(2008, 1, 1), d(2008, 12, 31)), dec!(36600));
+        assert_eq!(
+            pro_rate(dec!(36600), d(2008, 1, 1), d(2008, 12, 31)),
+            dec!(36600)
+        );
         // Across a year end: 1 day of 2005 and 1 day of 2006.
         assert_eq!(pro_rate(dec!(365), d(2005, 12, 31), d(2006, 1, 1)), dec!(2));
         assert_eq!(pro_rate(dec!(365), d(2006, 1, 2), d(2006, 1, 1)), dec!(0));

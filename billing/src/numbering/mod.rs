@@ -97,13 +97,18 @@ impl DestinationClass {
 
     /// Parses a class name as written in the data file.
     pub fn parse(name: &str) -> Option<DestinationClass> {
-        DestinationClass::ALL.iter().copied().find(|c| c.as_str() == name)
+        DestinationClass::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
     }
 
     pub fn is_international(self) -> bool {
         matches!(
             self,
-            DestinationClass::IntlNordic | DestinationClass::IntlEurope | DestinationClass::IntlWorld
+            DestinationClass::IntlNordic
+                | DestinationClass::IntlEurope
+                | DestinationClass::IntlWorld
         )
     }
 }
@@ -208,7 +213,10 @@ struct Trie {
 
 impl Trie {
     fn new() -> Self {
-        Trie { nodes: vec![Node::default()], rules: Vec::new() }
+        Trie {
+            nodes: vec![Node::default()],
+            rules: Vec::new(),
+        }
     }
 
     /// Inserts a prefix; a later duplicate replaces an earlier one (the loader rejects
@@ -236,7 +244,9 @@ impl Trie {
         let mut at = 0usize;
         let mut best = self.nodes.first().and_then(|n| n.rule);
         for &b in digits {
-            let Some(node) = self.nodes.get(at) else { break };
+            let Some(node) = self.nodes.get(at) else {
+                break;
+            };
             let next = node.child[usize::from(b.wrapping_sub(b'0')).min(9)];
             if next == 0 {
                 break;
@@ -375,7 +385,10 @@ impl NumberingPlan {
     /// code after the international prefix (`+47`/`0047`), so the number is rated as
     /// national. `None` for anything else (letters, `*`, `#`, too long).
     pub fn normalise(&self, dialled: &str) -> Option<NormalisedNumber> {
-        let mut out = NormalisedNumber { digits: [0; MAX_DIGITS], len: 0 };
+        let mut out = NormalisedNumber {
+            digits: [0; MAX_DIGITS],
+            len: 0,
+        };
         let mut n = 0usize;
         let mut first = true;
         for b in dialled.bytes() {
@@ -425,7 +438,11 @@ impl NumberingPlan {
             return invalid(InvalidReason::NotANumber);
         }
         let is_intl = d.starts_with(&self.international_prefix);
-        let trie = if is_intl { &self.international } else { &self.national };
+        let trie = if is_intl {
+            &self.international
+        } else {
+            &self.national
+        };
         let Some((class, len)) = trie.longest(d) else {
             return invalid(InvalidReason::NoPrefix);
         };
@@ -439,9 +456,17 @@ impl NumberingPlan {
             && d.len() == usize::from(self.national_number_length)
             && let Some(site) = self.own_site_of_digits(d)
         {
-            return Classification { class: DestinationClass::OnNet, site: Some(site), invalid_reason: None };
+            return Classification {
+                class: DestinationClass::OnNet,
+                site: Some(site),
+                invalid_reason: None,
+            };
         }
-        Classification { class, site: None, invalid_reason: None }
+        Classification {
+            class,
+            site: None,
+            invalid_reason: None,
+        }
     }
 
     /// The site whose DID range holds this number, if any.
@@ -466,7 +491,11 @@ impl NumberingPlan {
 }
 
 fn invalid(reason: InvalidReason) -> Classification {
-    Classification { class: DestinationClass::Invalid, site: None, invalid_reason: Some(reason) }
+    Classification {
+        class: DestinationClass::Invalid,
+        site: None,
+        invalid_reason: Some(reason),
+    }
 }
 
 #[cfg(test)]
@@ -474,7 +503,11 @@ mod tests {
     use super::*;
 
     fn rule(prefix: &str, class: DestinationClass, len: u8) -> PrefixRule {
-        PrefixRule { prefix: prefix.into(), class, len }
+        PrefixRule {
+            prefix: prefix.into(),
+            class,
+            len,
+        }
     }
 
     fn plan() -> NumberingPlan {
@@ -498,8 +531,23 @@ mod tests {
                 rule("8", NonGeographic, 8),
                 rule("800", Freephone, 8),
             ],
-            vec![rule("00", IntlWorld, 0), rule("0046", IntlNordic, 0), rule("0044", IntlEurope, 0)],
-            vec![OwnRange { first: 63869000, last: 63869399, site: 0 }, OwnRange { first: 63869400, last: 63869449, site: 1 }],
+            vec![
+                rule("00", IntlWorld, 0),
+                rule("0046", IntlNordic, 0),
+                rule("0044", IntlEurope, 0),
+            ],
+            vec![
+                OwnRange {
+                    first: 63869000,
+                    last: 63869399,
+                    site: 0,
+                },
+                OwnRange {
+                    first: 63869400,
+                    last: 63869449,
+                    site: 1,
+                },
+            ],
             vec!["radhus".into(), "sykehjem".into()],
         )
         .expect("valid plan")
@@ -508,10 +556,25 @@ mod tests {
     #[test]
     fn normalises_country_code_and_separators() {
         let p = plan();
-        for s in ["+47 63 86 90 02", "0047 6386 9002", "63-86-90-02", "(63) 86.90.02", "+4763869002"] {
-            assert_eq!(p.normalise(s).map(|n| n.as_str().to_owned()).as_deref(), Some("63869002"), "{s}");
+        for s in [
+            "+47 63 86 90 02",
+            "0047 6386 9002",
+            "63-86-90-02",
+            "(63) 86.90.02",
+            "+4763869002",
+        ] {
+            assert_eq!(
+                p.normalise(s).map(|n| n.as_str().to_owned()).as_deref(),
+                Some("63869002"),
+                "{s}"
+            );
         }
-        assert_eq!(p.normalise("+46 8 123 456").map(|n| n.as_str().to_owned()).as_deref(), Some("00468123456"));
+        assert_eq!(
+            p.normalise("+46 8 123 456")
+                .map(|n| n.as_str().to_owned())
+                .as_deref(),
+            Some("00468123456")
+        );
         assert_eq!(p.normalise("*21#"), None);
         assert_eq!(p.normalise("123456789012345678901"), None);
     }
@@ -527,10 +590,22 @@ mod tests {
         assert_eq!(p.classify("1881").class, Directory);
         assert_eq!(p.classify("145").class, ServiceShort);
         assert_eq!(p.classify("02800").class, FiveDigit);
-        assert_eq!(p.classify("0123").invalid_reason, Some(InvalidReason::Reserved));
-        assert_eq!(p.classify("6312345").invalid_reason, Some(InvalidReason::WrongLength));
-        assert_eq!(p.classify("4123456789").invalid_reason, Some(InvalidReason::WrongLength));
-        assert_eq!(p.classify("").invalid_reason, Some(InvalidReason::NotANumber));
+        assert_eq!(
+            p.classify("0123").invalid_reason,
+            Some(InvalidReason::Reserved)
+        );
+        assert_eq!(
+            p.classify("6312345").invalid_reason,
+            Some(InvalidReason::WrongLength)
+        );
+        assert_eq!(
+            p.classify("4123456789").invalid_reason,
+            Some(InvalidReason::WrongLength)
+        );
+        assert_eq!(
+            p.classify("").invalid_reason,
+            Some(InvalidReason::NotANumber)
+        );
     }
 
     #[test]
@@ -570,15 +645,39 @@ mod tests {
     fn bad_plans_are_rejected() {
         use DestinationClass::*;
         assert!(matches!(
-            NumberingPlan::new("47", "00", 8, vec![rule("6a", Local, 8)], vec![], vec![], vec![]),
+            NumberingPlan::new(
+                "47",
+                "00",
+                8,
+                vec![rule("6a", Local, 8)],
+                vec![],
+                vec![],
+                vec![]
+            ),
             Err(PlanError::NotDigits(_))
         ));
         assert!(matches!(
-            NumberingPlan::new("47", "00", 8, vec![rule("6", Local, 8), rule("6", National, 8)], vec![], vec![], vec![]),
+            NumberingPlan::new(
+                "47",
+                "00",
+                8,
+                vec![rule("6", Local, 8), rule("6", National, 8)],
+                vec![],
+                vec![],
+                vec![]
+            ),
             Err(PlanError::Duplicate(_))
         ));
         assert!(matches!(
-            NumberingPlan::new("47", "00", 8, vec![], vec![rule("46", IntlNordic, 0)], vec![], vec![]),
+            NumberingPlan::new(
+                "47",
+                "00",
+                8,
+                vec![],
+                vec![rule("46", IntlNordic, 0)],
+                vec![],
+                vec![]
+            ),
             Err(PlanError::NotInternational { .. })
         ));
         assert!(matches!(
@@ -588,7 +687,18 @@ mod tests {
                 8,
                 vec![],
                 vec![],
-                vec![OwnRange { first: 1, last: 10, site: 0 }, OwnRange { first: 10, last: 20, site: 1 }],
+                vec![
+                    OwnRange {
+                        first: 1,
+                        last: 10,
+                        site: 0
+                    },
+                    OwnRange {
+                        first: 10,
+                        last: 20,
+                        site: 1
+                    }
+                ],
                 vec![]
             ),
             Err(PlanError::Overlap(0, 1))

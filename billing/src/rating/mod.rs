@@ -42,7 +42,9 @@ impl fmt::Display for Rule {
             Rule::NotAnswered => f.write_str("not answered: no charge"),
             Rule::Inbound => f.write_str("inbound call: the caller pays"),
             Rule::SameSiteFree => f.write_str("internal call inside one site: free"),
-            Rule::OtherSite { rated_as } => write!(f, "call between two sites, priced as {rated_as}"),
+            Rule::OtherSite { rated_as } => {
+                write!(f, "call between two sites, priced as {rated_as}")
+            }
             Rule::ClassPrice => f.write_str("class price"),
             Rule::MobileOperator => f.write_str("mobile, price of the called operator"),
         }
@@ -55,7 +57,10 @@ pub enum RatingError {
     #[error("no tariff is valid on {0}")]
     NoTariff(NaiveDate),
     #[error("tariff {tariff} has no price for class {class}")]
-    NoRate { tariff: String, class: DestinationClass },
+    NoRate {
+        tariff: String,
+        class: DestinationClass,
+    },
     #[error("answered call to an invalid number ({0:?})")]
     InvalidNumber(InvalidReason),
 }
@@ -109,7 +114,10 @@ impl Rated<'_> {
     /// 0.74 NOK [tariff legacy]".
     pub fn explain(&self) -> String {
         match self.rate {
-            None => format!("{}: {} = {} NOK [tariff {}]", self.class, self.rule, self.cost, self.tariff.id),
+            None => format!(
+                "{}: {} = {} NOK [tariff {}]",
+                self.class, self.rule, self.cost, self.tariff.id
+            ),
             Some(r) => format!(
                 "{}, {}: set-up {} + {} s day at {}/min + {} s off-peak at {}/min (billed {} s, increments {}/{}, minimum {} s) = {} NOK [tariff {}]",
                 self.class,
@@ -158,31 +166,53 @@ pub fn call_date(record: &CallRecord) -> NaiveDate {
 /// by the numbering plan for calls out through a trunk (a dialled municipal number is
 /// on-net, same site when it belongs to the caller's site).
 pub fn classify_call(record: &CallRecord, plan: &NumberingPlan) -> CallClass {
-    let on_net = |same_site| CallClass { class: DestinationClass::OnNet, same_site, invalid_reason: None };
+    let on_net = |same_site| CallClass {
+        class: DestinationClass::OnNet,
+        same_site,
+        invalid_reason: None,
+    };
     match record.direction {
         CallDirection::InternalSameSite => on_net(true),
         CallDirection::InternalOtherSite => on_net(false),
-        CallDirection::Emergency => {
-            CallClass { class: DestinationClass::Emergency, same_site: false, invalid_reason: None }
-        }
+        CallDirection::Emergency => CallClass {
+            class: DestinationClass::Emergency,
+            same_site: false,
+            invalid_reason: None,
+        },
         CallDirection::Inbound => {
             let c = plan.classify(&record.caller_number);
-            CallClass { class: c.class, same_site: false, invalid_reason: c.invalid_reason }
+            CallClass {
+                class: c.class,
+                same_site: false,
+                invalid_reason: c.invalid_reason,
+            }
         }
         CallDirection::Outbound => {
-            let Classification { class, site, invalid_reason } = plan.classify(&record.callee_number);
+            let Classification {
+                class,
+                site,
+                invalid_reason,
+            } = plan.classify(&record.callee_number);
             let same_site = match (site, record.caller_site.as_deref()) {
                 (Some(s), Some(caller)) => plan.site_id(s) == Some(caller),
                 _ => false,
             };
-            CallClass { class, same_site, invalid_reason }
+            CallClass {
+                class,
+                same_site,
+                invalid_reason,
+            }
         }
     }
 }
 
 /// Rates one call under one tariff. Pure; `operator` is the called mobile operator when
 /// known (number portability means it cannot be read from the number).
-pub fn rate<'t>(record: &CallRecord, tariff: &'t Tariff, plan: &NumberingPlan) -> Result<Rated<'t>, RatingError> {
+pub fn rate<'t>(
+    record: &CallRecord,
+    tariff: &'t Tariff,
+    plan: &NumberingPlan,
+) -> Result<Rated<'t>, RatingError> {
     let cc = classify_call(record, plan);
     price(record, cc, tariff, None)
 }
@@ -214,7 +244,9 @@ pub fn price<'t>(
     }
     let (rule, rate) = match cc.class {
         DestinationClass::Invalid => {
-            return Err(RatingError::InvalidNumber(cc.invalid_reason.unwrap_or(InvalidReason::NoPrefix)));
+            return Err(RatingError::InvalidNumber(
+                cc.invalid_reason.unwrap_or(InvalidReason::NoPrefix),
+            ));
         }
         DestinationClass::OnNet if cc.same_site && tariff.on_net_same_site_free => {
             return Ok(free(Rule::SameSiteFree));
@@ -223,7 +255,10 @@ pub fn price<'t>(
             let as_class = tariff.on_net_other_site_rated_as;
             let r = tariff
                 .rate_for(as_class)
-                .ok_or_else(|| RatingError::NoRate { tariff: tariff.id.clone(), class: as_class })?;
+                .ok_or_else(|| RatingError::NoRate {
+                    tariff: tariff.id.clone(),
+                    class: as_class,
+                })?;
             (Rule::OtherSite { rated_as: as_class }, r)
         }
         DestinationClass::Mobile => match operator.and_then(|op| tariff.operator_rate(op)) {
@@ -232,12 +267,18 @@ pub fn price<'t>(
                 Rule::ClassPrice,
                 tariff
                     .rate_for(DestinationClass::Mobile)
-                    .ok_or_else(|| RatingError::NoRate { tariff: tariff.id.clone(), class: cc.class })?,
+                    .ok_or_else(|| RatingError::NoRate {
+                        tariff: tariff.id.clone(),
+                        class: cc.class,
+                    })?,
             ),
         },
         class => (
             Rule::ClassPrice,
-            tariff.rate_for(class).ok_or_else(|| RatingError::NoRate { tariff: tariff.id.clone(), class })?,
+            tariff.rate_for(class).ok_or_else(|| RatingError::NoRate {
+                tariff: tariff.id.clone(),
+                class,
+            })?,
         ),
     };
     let billed = tariff.billed_seconds(record.talk_seconds);
@@ -251,7 +292,8 @@ pub fn price<'t>(
     let num = i128::from(rate.setup_u) * 60
         + i128::from(rate.day_u) * i128::from(day)
         + i128::from(rate.off_u) * i128::from(off);
-    let ore = money::round_half_up_div(num, 60 * i128::from(money::MICRO_PER_ORE)).max(tariff.minimum_charge_ore);
+    let ore = money::round_half_up_div(num, 60 * i128::from(money::MICRO_PER_ORE))
+        .max(tariff.minimum_charge_ore);
     Ok(Rated {
         cost: money::ore_to_decimal(ore),
         cost_ore: ore,
@@ -298,7 +340,11 @@ impl Rater {
     }
 
     /// Live rating with the called mobile operator known.
-    pub fn rate_with_operator(&self, record: &CallRecord, operator: Option<&str>) -> Result<Rated<'_>, RatingError> {
+    pub fn rate_with_operator(
+        &self,
+        record: &CallRecord,
+        operator: Option<&str>,
+    ) -> Result<Rated<'_>, RatingError> {
         let date = call_date(record);
         let t = self.book.live(date).ok_or(RatingError::NoTariff(date))?;
         price(record, self.classify(record), t, operator)
@@ -307,7 +353,10 @@ impl Rater {
     /// The counterfactual: this call priced by `world`'s tariff, whatever its validity.
     pub fn rate_in(&self, record: &CallRecord, world: World) -> Result<Rated<'_>, RatingError> {
         let date = call_date(record);
-        let t = self.book.for_world(world, date).ok_or(RatingError::NoTariff(date))?;
+        let t = self
+            .book
+            .for_world(world, date)
+            .ok_or(RatingError::NoTariff(date))?;
         price(record, self.classify(record), t, None)
     }
 
@@ -316,7 +365,11 @@ impl Rater {
     pub fn rate_both(
         &self,
         record: &CallRecord,
-    ) -> (CallClass, Result<Rated<'_>, RatingError>, Result<Rated<'_>, RatingError>) {
+    ) -> (
+        CallClass,
+        Result<Rated<'_>, RatingError>,
+        Result<Rated<'_>, RatingError>,
+    ) {
         let date = call_date(record);
         let cc = self.classify(record);
         let legacy = match self.book.for_world(World::Legacy, date) {

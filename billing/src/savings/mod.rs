@@ -92,7 +92,13 @@ pub struct Costs {
 
 impl Costs {
     fn from_parts(lt: Decimal, lf: Decimal, nt: Decimal, nf: Decimal, annuity: Decimal) -> Costs {
-        let (lt, lf, nt, nf, a) = (round_ore(lt), round_ore(lf), round_ore(nt), round_ore(nf), round_ore(annuity));
+        let (lt, lf, nt, nf, a) = (
+            round_ore(lt),
+            round_ore(lf),
+            round_ore(nt),
+            round_ore(nf),
+            round_ore(annuity),
+        );
         Costs {
             legacy_traffic: lt,
             legacy_fixed: lf,
@@ -213,8 +219,17 @@ impl<'a> SavingsBuilder<'a> {
             dataset,
             rater,
             period,
-            site_index: dataset.sites.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect(),
-            dept_index: departments.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect(),
+            site_index: dataset
+                .sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.as_str(), i))
+                .collect(),
+            dept_index: departments
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.clone(), i))
+                .collect(),
             by_site: vec![Acc::default(); dataset.sites.len() + 1],
             by_dept: vec![Acc::default(); departments.len() + 1],
             departments,
@@ -251,15 +266,26 @@ impl<'a> SavingsBuilder<'a> {
         }
         b.placed_answered += u64::from(answered);
         let (cc, legacy, new) = self.rater.rate_both(r);
-        let lo = take(legacy, &mut b.unrated_legacy, &mut b.unrated_reasons, "legacy");
+        let lo = take(
+            legacy,
+            &mut b.unrated_legacy,
+            &mut b.unrated_reasons,
+            "legacy",
+        );
         let no = take(new, &mut b.unrated_new, &mut b.unrated_reasons, "new");
         let talk = if answered { r.talk_seconds } else { 0 };
-        let site = r.caller_site.as_deref().and_then(|s| self.site_index.get(s).copied()).unwrap_or(self.dataset.sites.len());
+        let site = r
+            .caller_site
+            .as_deref()
+            .and_then(|s| self.site_index.get(s).copied())
+            .unwrap_or(self.dataset.sites.len());
         let dept_name = r
             .caller_department
             .as_deref()
             .or_else(|| self.dataset.sites.get(site).map(|s| s.department.as_str()));
-        let dept = dept_name.and_then(|d| self.dept_index.get(d).copied()).unwrap_or(self.departments.len());
+        let dept = dept_name
+            .and_then(|d| self.dept_index.get(d).copied())
+            .unwrap_or(self.departments.len());
         if let Some(a) = self.by_site.get_mut(site) {
             a.add(talk, lo, no);
         }
@@ -334,7 +360,13 @@ impl Model {
     }
 
     /// x* with saving(x*) = target for a saving linear in x with slope k per unit.
-    fn flip_linear(&self, base: Decimal, slope: Decimal, saving: Decimal, min: Decimal) -> Option<Decimal> {
+    fn flip_linear(
+        &self,
+        base: Decimal,
+        slope: Decimal,
+        saving: Decimal,
+        min: Decimal,
+    ) -> Option<Decimal> {
         if slope.is_zero() {
             return None;
         }
@@ -349,12 +381,17 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
     let mut basis = b.basis;
     basis.calendar_days = period.calendar_days();
     basis.working_days = period.working_days();
-    basis.share_synthetic = if basis.records == 0 { 0.0 } else { basis.synthetic_records as f64 / basis.records as f64 };
+    basis.share_synthetic = if basis.records == 0 {
+        0.0
+    } else {
+        basis.synthetic_records as f64 / basis.records as f64
+    };
 
     let ref_year = chrono::Datelike::year(&period.from);
     let ref_wd = Period::year(ref_year).map_or(251, |p| p.working_days());
     let calendar_factor = Decimal::from(365) / Decimal::from(basis.calendar_days.max(1));
-    let wd_factor = (basis.working_days > 0).then(|| Decimal::from(ref_wd) / Decimal::from(basis.working_days));
+    let wd_factor =
+        (basis.working_days > 0).then(|| Decimal::from(ref_wd) / Decimal::from(basis.working_days));
 
     let sites = ds.site_lines();
     let legacy_lines = ds.fixed_costs.legacy_lines(&sites);
@@ -367,7 +404,13 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
     let lt = ore_to_decimal(b.total.legacy_ore);
     let nt = ore_to_decimal(b.total.new_ore);
     let period_costs = Costs::from_parts(lt, pro(lf_year), nt, pro(nf_year), pro(annuity_year));
-    let annual = Costs::from_parts(lt * calendar_factor, lf_year, nt * calendar_factor, nf_year, annuity_year);
+    let annual = Costs::from_parts(
+        lt * calendar_factor,
+        lf_year,
+        nt * calendar_factor,
+        nf_year,
+        annuity_year,
+    );
     let wf = wd_factor.unwrap_or(calendar_factor);
     let annual_wd = Costs::from_parts(lt * wf, lf_year, nt * wf, nf_year, annuity_year);
 
@@ -384,7 +427,11 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         format_nok(annual.full_cost_saving),
         word(full_ok),
     );
-    let verdict = Verdict { operating_meets_target: op_ok, full_cost_meets_target: full_ok, sentence };
+    let verdict = Verdict {
+        operating_meets_target: op_ok,
+        full_cost_meets_target: full_ok,
+        sentence,
+    };
 
     // Breakdowns.
     let fixed_by = |lines: &[FixedCostLine], key: &dyn Fn(&FixedCostLine) -> String| {
@@ -395,8 +442,16 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         m
     };
     let site_key = |l: &FixedCostLine| l.site.clone().unwrap_or_else(|| CENTRAL.to_owned());
-    let dept_of_site = |id: &str| ds.site(id).map(|s| s.department.clone()).unwrap_or_else(|| UNKNOWN.to_owned());
-    let dept_key = |l: &FixedCostLine| l.site.as_deref().map_or_else(|| CENTRAL.to_owned(), dept_of_site);
+    let dept_of_site = |id: &str| {
+        ds.site(id)
+            .map(|s| s.department.clone())
+            .unwrap_or_else(|| UNKNOWN.to_owned())
+    };
+    let dept_key = |l: &FixedCostLine| {
+        l.site
+            .as_deref()
+            .map_or_else(|| CENTRAL.to_owned(), dept_of_site)
+    };
     let lf_site = fixed_by(&legacy_lines, &site_key);
     let nf_site = fixed_by(&new_lines, &site_key);
     let lf_dept = fixed_by(&legacy_lines, &dept_key);
@@ -421,13 +476,33 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         .sites
         .iter()
         .zip(&b.by_site)
-        .map(|(s, a)| row(&s.id, &s.name, a, get(&lf_site, &s.id), get(&nf_site, &s.id)))
+        .map(|(s, a)| {
+            row(
+                &s.id,
+                &s.name,
+                a,
+                get(&lf_site, &s.id),
+                get(&nf_site, &s.id),
+            )
+        })
         .collect();
     let empty = Acc::default();
     if let Some(u) = b.by_site.last().filter(|u| u.calls > 0) {
-        by_site.push(row(UNKNOWN, "site not known", u, Decimal::ZERO, Decimal::ZERO));
+        by_site.push(row(
+            UNKNOWN,
+            "site not known",
+            u,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
     }
-    by_site.push(row(CENTRAL, "central costs (no site)", &empty, get(&lf_site, CENTRAL), get(&nf_site, CENTRAL)));
+    by_site.push(row(
+        CENTRAL,
+        "central costs (no site)",
+        &empty,
+        get(&lf_site, CENTRAL),
+        get(&nf_site, CENTRAL),
+    ));
     let mut by_department: Vec<BreakdownRow> = b
         .departments
         .iter()
@@ -435,9 +510,21 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         .map(|(d, a)| row(d, d, a, get(&lf_dept, d), get(&nf_dept, d)))
         .collect();
     if let Some(u) = b.by_dept.last().filter(|u| u.calls > 0) {
-        by_department.push(row(UNKNOWN, "department not known", u, Decimal::ZERO, Decimal::ZERO));
+        by_department.push(row(
+            UNKNOWN,
+            "department not known",
+            u,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
     }
-    by_department.push(row(CENTRAL, "central costs (no department)", &empty, get(&lf_dept, CENTRAL), get(&nf_dept, CENTRAL)));
+    by_department.push(row(
+        CENTRAL,
+        "central costs (no department)",
+        &empty,
+        get(&lf_dept, CENTRAL),
+        get(&nf_dept, CENTRAL),
+    ));
     let by_class: Vec<BreakdownRow> = DestinationClass::ALL
         .iter()
         .zip(&b.by_class)
@@ -458,21 +545,29 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
     let mut assumptions = Vec::new();
     for prefix in ["fixed_costs.", "tariffs.", "traffic."] {
         for (k, o) in ds.provenance.assumptions_under(prefix) {
-            assumptions.push(AssumedInput { input: k.clone(), comment: o.comment.clone() });
+            assumptions.push(AssumedInput {
+                input: k.clone(),
+                comment: o.comment.clone(),
+            });
         }
     }
     // Per-site inventories: one line per key, with how many sites assume it.
     let mut site_keys: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (k, o) in ds.provenance.assumptions_under("sites[") {
         if let Some((_, key)) = k.split_once("].") {
-            let e = site_keys.entry(key.to_owned()).or_insert((0, o.comment.clone()));
+            let e = site_keys
+                .entry(key.to_owned())
+                .or_insert((0, o.comment.clone()));
             e.0 += 1;
         }
     }
     for (key, (n, comment)) in site_keys {
         assumptions.push(AssumedInput {
             input: format!("sites[*].{key}"),
-            comment: format!("assumption at {n} of {} sites (e.g. \"{comment}\")", ds.sites.len()),
+            comment: format!(
+                "assumption at {n} of {} sites (e.g. \"{comment}\")",
+                ds.sites.len()
+            ),
         });
     }
 
@@ -534,7 +629,9 @@ fn sensitivities(ds: &Dataset, m: &Model) -> Vec<Sensitivity> {
     let lp = &ds.fixed_costs.legacy;
     let np = &ds.fixed_costs.new;
     let inv = &np.investment;
-    let count = |f: &dyn Fn(&crate::dataset::Site) -> u32| Decimal::from(ds.sites.iter().map(f).sum::<u32>());
+    let count = |f: &dyn Fn(&crate::dataset::Site) -> u32| {
+        Decimal::from(ds.sites.iter().map(f).sum::<u32>())
+    };
     let n_large = count(&|s| u32::from(s.legacy_pbx == LegacyPbx::Large));
     let n_small = count(&|s| u32::from(s.legacy_pbx == LegacyPbx::Small));
     let n_bri = count(&|s| s.legacy_bri);
@@ -546,18 +643,90 @@ fn sensitivities(ds: &Dataset, m: &Model) -> Vec<Sensitivity> {
 
     // (input, description, unit, base, slope of the yearly saving per unit)
     let linear: Vec<(&str, &str, &str, Decimal, Decimal)> = vec![
-        ("fixed_costs.legacy.unit_prices.pbx_service_large_per_year", "service contract of the large exchange", "NOK/year", lp.pbx_service_large_per_year, n_large),
-        ("fixed_costs.legacy.unit_prices.pbx_service_small_per_year", "service contract of each small exchange", "NOK/year", lp.pbx_service_small_per_year, n_small),
-        ("fixed_costs.legacy.unit_prices.isdn_bri_per_month", "ISDN-2 line", "NOK/month", lp.isdn_bri_per_month, n_bri * twelve),
-        ("fixed_costs.legacy.unit_prices.isdn_pri_per_month", "ISDN-30 line", "NOK/month", lp.isdn_pri_per_month, n_pri * twelve),
-        ("fixed_costs.legacy.unit_prices.analogue_line_per_month", "analogue voice line replaced", "NOK/month", lp.analogue_line_per_month, n_analogue * twelve),
-        ("derived.call_volume_factor", "call volume (1 = as measured)", "factor", Decimal::ONE, m.legacy_traffic - m.new_traffic),
-        ("derived.legacy_call_price_factor", "all legacy call prices (1 = as in the file)", "factor", Decimal::ONE, m.legacy_traffic),
-        ("derived.new_call_price_factor", "all new call prices (1 = as in the file)", "factor", Decimal::ONE, -m.new_traffic),
-        ("fixed_costs.new.internal_ops_fte", "internal operations staff", "FTE", np.internal_ops_fte, -np.fte_cost_per_year),
-        ("fixed_costs.new.sip_trunk_per_channel_per_month", "SIP trunk channel", "NOK/month", np.sip_trunk_per_channel_per_month, -Decimal::from(np.sip_trunk_channels) * twelve),
-        ("fixed_costs.new.platform_support_per_year", "platform support", "NOK/year", np.platform_support_per_year, -Decimal::ONE),
-        ("fixed_costs.new.licences_per_year", "licences", "NOK/year", np.licences_per_year, -Decimal::ONE),
+        (
+            "fixed_costs.legacy.unit_prices.pbx_service_large_per_year",
+            "service contract of the large exchange",
+            "NOK/year",
+            lp.pbx_service_large_per_year,
+            n_large,
+        ),
+        (
+            "fixed_costs.legacy.unit_prices.pbx_service_small_per_year",
+            "service contract of each small exchange",
+            "NOK/year",
+            lp.pbx_service_small_per_year,
+            n_small,
+        ),
+        (
+            "fixed_costs.legacy.unit_prices.isdn_bri_per_month",
+            "ISDN-2 line",
+            "NOK/month",
+            lp.isdn_bri_per_month,
+            n_bri * twelve,
+        ),
+        (
+            "fixed_costs.legacy.unit_prices.isdn_pri_per_month",
+            "ISDN-30 line",
+            "NOK/month",
+            lp.isdn_pri_per_month,
+            n_pri * twelve,
+        ),
+        (
+            "fixed_costs.legacy.unit_prices.analogue_line_per_month",
+            "analogue voice line replaced",
+            "NOK/month",
+            lp.analogue_line_per_month,
+            n_analogue * twelve,
+        ),
+        (
+            "derived.call_volume_factor",
+            "call volume (1 = as measured)",
+            "factor",
+            Decimal::ONE,
+            m.legacy_traffic - m.new_traffic,
+        ),
+        (
+            "derived.legacy_call_price_factor",
+            "all legacy call prices (1 = as in the file)",
+            "factor",
+            Decimal::ONE,
+            m.legacy_traffic,
+        ),
+        (
+            "derived.new_call_price_factor",
+            "all new call prices (1 = as in the file)",
+            "factor",
+            Decimal::ONE,
+            -m.new_traffic,
+        ),
+        (
+            "fixed_costs.new.internal_ops_fte",
+            "internal operations staff",
+            "FTE",
+            np.internal_ops_fte,
+            -np.fte_cost_per_year,
+        ),
+        (
+            "fixed_costs.new.sip_trunk_per_channel_per_month",
+            "SIP trunk channel",
+            "NOK/month",
+            np.sip_trunk_per_channel_per_month,
+            -Decimal::from(np.sip_trunk_channels) * twelve,
+        ),
+        (
+            "fixed_costs.new.platform_support_per_year",
+            "platform support",
+            "NOK/year",
+            np.platform_support_per_year,
+            -Decimal::ONE,
+        ),
+        (
+            "fixed_costs.new.licences_per_year",
+            "licences",
+            "NOK/year",
+            np.licences_per_year,
+            -Decimal::ONE,
+        ),
     ];
     let mut out: Vec<Sensitivity> = linear
         .into_iter()
@@ -590,7 +759,9 @@ fn sensitivities(ds: &Dataset, m: &Model) -> Vec<Sensitivity> {
     // Lifetime: the first whole number of years at which the full-cost verdict flips.
     let full_at = |years: u32, rate: Decimal| m.operating() - total * annuity_factor(rate, years);
     let base_ok = m.full() >= m.target;
-    let life_flip = (1..=50u32).find(|y| (full_at(*y, inv.interest_rate) >= m.target) != base_ok).map(Decimal::from);
+    let life_flip = (1..=50u32)
+        .find(|y| (full_at(*y, inv.interest_rate) >= m.target) != base_ok)
+        .map(Decimal::from);
     out.push(Sensitivity {
         input: "fixed_costs.new.investment.lifetime_years".to_owned(),
         description: "years the investment is paid off over".to_owned(),
@@ -611,7 +782,11 @@ fn sensitivities(ds: &Dataset, m: &Model) -> Vec<Sensitivity> {
             let (mut lo, mut hi) = (Decimal::ZERO, Decimal::ONE);
             for _ in 0..40 {
                 let mid = (lo + hi) / Decimal::from(2);
-                if (full_at(inv.lifetime_years, mid) >= m.target) == at0 { lo = mid } else { hi = mid }
+                if (full_at(inv.lifetime_years, mid) >= m.target) == at0 {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
             Some(hi.round_dp(4))
         }
@@ -626,7 +801,7 @@ fn sensitivities(ds: &Dataset, m: &Model) -> Vec<Sensitivity> {
         full_cost_flip_at: rate_flip,
         is_assumption: prov.is_assumption("fixed_costs.new.investment.interest_rate"),
     });
-    out.sort_by(|a, b| b.weight_per_year.cmp(&a.weight_per_year));
+    out.sort_by_key(|s| std::cmp::Reverse(s.weight_per_year));
     out
 }
 
@@ -640,7 +815,10 @@ pub fn world_label(w: World) -> &'static str {
 
 /// Working days in the calendar year, as used for the working-day annualisation.
 pub fn reference_working_days(year: i32) -> u32 {
-    match (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31)) {
+    match (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 31),
+    ) {
         (Some(a), Some(b)) => holidays::working_days(a, b),
         _ => 0,
     }

@@ -84,7 +84,12 @@ pub struct Generator<'d> {
 
 impl<'d> Generator<'d> {
     /// Records for the local dates `from..=to`, with the profile's seed unless one is given.
-    pub fn new(dataset: &'d Dataset, from: NaiveDate, to: NaiveDate, seed: Option<u64>) -> Result<Self, SyntheticError> {
+    pub fn new(
+        dataset: &'d Dataset,
+        from: NaiveDate,
+        to: NaiveDate,
+        seed: Option<u64>,
+    ) -> Result<Self, SyntheticError> {
         let profile = dataset.traffic.as_ref().ok_or(SyntheticError::NoProfile)?;
         if to < from {
             return Err(SyntheticError::EmptyPeriod { from, to });
@@ -96,7 +101,10 @@ impl<'d> Generator<'d> {
                 if let Some(v) = site_exts.get_mut(si) {
                     v.push(exts.len());
                 }
-                exts.push(Ext { number: n.to_string(), site: si });
+                exts.push(Ext {
+                    number: n.to_string(),
+                    site: si,
+                });
             }
         }
         if exts.is_empty() {
@@ -104,11 +112,21 @@ impl<'d> Generator<'d> {
         }
         let seed = seed.unwrap_or(profile.seed);
         let mut numbers = HashMap::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e75_6d62_6572_73);
-        let mix: Vec<_> = profile.external_mix.iter().filter(|(_, s)| *s > 0.0).copied().collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x006e_756d_6265_7273);
+        let mix: Vec<_> = profile
+            .external_mix
+            .iter()
+            .filter(|(_, s)| *s > 0.0)
+            .copied()
+            .collect();
         let inbound_mix: Vec<_> = mix
             .iter()
-            .filter(|(c, _)| matches!(c, DestinationClass::Local | DestinationClass::National | DestinationClass::Mobile))
+            .filter(|(c, _)| {
+                matches!(
+                    c,
+                    DestinationClass::Local | DestinationClass::National | DestinationClass::Mobile
+                )
+            })
             .copied()
             .collect();
         for (class, _) in &mix {
@@ -126,15 +144,27 @@ impl<'d> Generator<'d> {
             inbound_mix,
             numbers,
             working_days: HashMap::new(),
-            hours: profile.hourly_weekday.iter().enumerate().map(|(h, w)| (h as u32, *w)).collect(),
-            site_weights: dataset.sites.iter().map(|s| f64::from(s.extensions)).collect(),
+            hours: profile
+                .hourly_weekday
+                .iter()
+                .enumerate()
+                .map(|(h, w)| (h as u32, *w))
+                .collect(),
+            site_weights: dataset
+                .sites
+                .iter()
+                .map(|s| f64::from(s.extensions))
+                .collect(),
             today: Vec::new(),
         })
     }
 
     fn working_days_in(&mut self, year: i32) -> u32 {
         *self.working_days.entry(year).or_insert_with(|| {
-            match (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31)) {
+            match (
+                NaiveDate::from_ymd_opt(year, 1, 1),
+                NaiveDate::from_ymd_opt(year, 12, 31),
+            ) {
                 (Some(a), Some(b)) => holidays::working_days(a, b),
                 _ => 251,
             }
@@ -153,10 +183,22 @@ impl<'d> Generator<'d> {
         rng.set_stream(date.num_days_from_ce().unsigned_abs().into());
         let mut out = Vec::new();
         for ei in 0..self.exts.len() {
-            let Some(ext) = self.exts.get(ei) else { continue };
-            let Some(site) = self.dataset.sites.get(ext.site) else { continue };
-            let wf = if site.open_24_7 { p.weekend_factor_24_7_sites } else { p.weekend_factor_other_sites };
-            let factor = if is_wd { work_share + wf * (1.0 - work_share) } else { wf };
+            let Some(ext) = self.exts.get(ei) else {
+                continue;
+            };
+            let Some(site) = self.dataset.sites.get(ext.site) else {
+                continue;
+            };
+            let wf = if site.open_24_7 {
+                p.weekend_factor_24_7_sites
+            } else {
+                p.weekend_factor_other_sites
+            };
+            let factor = if is_wd {
+                work_share + wf * (1.0 - work_share)
+            } else {
+                wf
+            };
             if factor <= 0.0 {
                 continue;
             }
@@ -176,7 +218,7 @@ impl<'d> Generator<'d> {
                 }
             }
         }
-        out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        out.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         self.today = out;
     }
 
@@ -188,12 +230,21 @@ impl<'d> Generator<'d> {
         // local time exists: move it an hour later.
         Oslo.from_local_datetime(&local)
             .earliest()
-            .or_else(|| Oslo.from_local_datetime(&(local + Duration::hours(1))).earliest())
+            .or_else(|| {
+                Oslo.from_local_datetime(&(local + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
     }
 
     fn duration(&self, rng: &mut ChaCha8Rng, class: DestinationClass) -> u32 {
-        let mean = self.profile.mean_duration_s.get(&class).copied().unwrap_or(180.0).max(1.0);
+        let mean = self
+            .profile
+            .mean_duration_s
+            .get(&class)
+            .copied()
+            .unwrap_or(180.0)
+            .max(1.0);
         lognormal_seconds(rng, mean, self.profile.lognormal_sigma)
     }
 
@@ -212,7 +263,10 @@ impl<'d> Generator<'d> {
         let answered = started + Duration::seconds(ring);
         let site_of = |e: Option<&Ext>| e.and_then(|e| self.dataset.sites.get(e.site));
         let (cs, ds) = (site_of(caller.0), site_of(callee.0));
-        let external = !matches!(direction, CallDirection::InternalSameSite | CallDirection::InternalOtherSite);
+        let external = !matches!(
+            direction,
+            CallDirection::InternalSameSite | CallDirection::InternalOtherSite
+        );
         Some(CallRecord {
             id: 0,
             started_at: started,
@@ -234,21 +288,51 @@ impl<'d> Generator<'d> {
         })
     }
 
-    fn outgoing(&self, rng: &mut ChaCha8Rng, date: NaiveDate, ext: &Ext, _site: &Site) -> Option<CallRecord> {
+    fn outgoing(
+        &self,
+        rng: &mut ChaCha8Rng,
+        date: NaiveDate,
+        ext: &Ext,
+        _site: &Site,
+    ) -> Option<CallRecord> {
         let class = pick_weighted(rng, &self.mix)?;
         let pool = self.numbers.get(&class)?;
         let number = pool.get(rng.gen_range(0..pool.len()))?.clone();
         let talk = self.duration(rng, class);
-        let dir = if class == DestinationClass::Emergency { CallDirection::Emergency } else { CallDirection::Outbound };
-        self.record(rng, date, dir, talk, (Some(ext), ext.number.clone()), (None, number))
+        let dir = if class == DestinationClass::Emergency {
+            CallDirection::Emergency
+        } else {
+            CallDirection::Outbound
+        };
+        self.record(
+            rng,
+            date,
+            dir,
+            talk,
+            (Some(ext), ext.number.clone()),
+            (None, number),
+        )
     }
 
-    fn incoming(&self, rng: &mut ChaCha8Rng, date: NaiveDate, ext: &Ext, _site: &Site) -> Option<CallRecord> {
+    fn incoming(
+        &self,
+        rng: &mut ChaCha8Rng,
+        date: NaiveDate,
+        ext: &Ext,
+        _site: &Site,
+    ) -> Option<CallRecord> {
         let class = pick_weighted(rng, &self.inbound_mix)?;
         let pool = self.numbers.get(&class)?;
         let number = pool.get(rng.gen_range(0..pool.len()))?.clone();
         let talk = self.duration(rng, DestinationClass::Local);
-        self.record(rng, date, CallDirection::Inbound, talk, (None, number), (Some(ext), ext.number.clone()))
+        self.record(
+            rng,
+            date,
+            CallDirection::Inbound,
+            talk,
+            (None, number),
+            (Some(ext), ext.number.clone()),
+        )
     }
 
     fn internal(&self, rng: &mut ChaCha8Rng, date: NaiveDate, caller: usize) -> Option<CallRecord> {
@@ -284,9 +368,20 @@ impl<'d> Generator<'d> {
             callee = candidates.iter().copied().filter(|c| *c != caller).nth(i)?;
         }
         let callee_ext = self.exts.get(callee)?;
-        let dir = if target_site == ext.site { CallDirection::InternalSameSite } else { CallDirection::InternalOtherSite };
+        let dir = if target_site == ext.site {
+            CallDirection::InternalSameSite
+        } else {
+            CallDirection::InternalOtherSite
+        };
         let talk = self.duration(rng, DestinationClass::OnNet);
-        self.record(rng, date, dir, talk, (Some(ext), ext.number.clone()), (Some(callee_ext), callee_ext.number.clone()))
+        self.record(
+            rng,
+            date,
+            dir,
+            talk,
+            (Some(ext), ext.number.clone()),
+            (Some(callee_ext), callee_ext.number.clone()),
+        )
     }
 }
 
@@ -315,9 +410,18 @@ impl Iterator for Generator<'_> {
 }
 
 /// A pool of numbers that the plan classifies as `class`, drawn from its prefix rules.
-fn number_pool(dataset: &Dataset, class: DestinationClass, rng: &mut ChaCha8Rng) -> Result<Vec<String>, SyntheticError> {
+fn number_pool(
+    dataset: &Dataset,
+    class: DestinationClass,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<String>, SyntheticError> {
     let plan = &dataset.numbering;
-    let rules: Vec<_> = plan.prefixes().iter().chain(plan.international_rules()).filter(|r| r.class == class).collect();
+    let rules: Vec<_> = plan
+        .prefixes()
+        .iter()
+        .chain(plan.international_rules())
+        .filter(|r| r.class == class)
+        .collect();
     if rules.is_empty() {
         return Err(SyntheticError::NoNumbers(class));
     }
@@ -326,9 +430,15 @@ fn number_pool(dataset: &Dataset, class: DestinationClass, rng: &mut ChaCha8Rng)
         if out.len() == POOL {
             break;
         }
-        let Some(rule) = rules.get(rng.gen_range(0..rules.len())) else { break };
+        let Some(rule) = rules.get(rng.gen_range(0..rules.len())) else {
+            break;
+        };
         // Variable-length (international) numbers: 12 digits with the "00".
-        let len = if rule.len == 0 { 12 } else { usize::from(rule.len) };
+        let len = if rule.len == 0 {
+            12
+        } else {
+            usize::from(rule.len)
+        };
         let mut n = rule.prefix.clone();
         while n.len() < len {
             n.push(char::from(b'0' + rng.gen_range(0..10u8)));
@@ -337,7 +447,11 @@ fn number_pool(dataset: &Dataset, class: DestinationClass, rng: &mut ChaCha8Rng)
             out.push(n);
         }
     }
-    if out.is_empty() { Err(SyntheticError::NoNumbers(class)) } else { Ok(out) }
+    if out.is_empty() {
+        Err(SyntheticError::NoNumbers(class))
+    } else {
+        Ok(out)
+    }
 }
 
 /// Poisson count (Knuth's method for small means, normal approximation above 30).

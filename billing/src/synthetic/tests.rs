@@ -16,8 +16,12 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 #[test]
 fn deterministic_and_sub_periods_match() {
     let ds = sample();
-    let a: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), None).expect("gen").collect();
-    let b: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), None).expect("gen").collect();
+    let a: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), None)
+        .expect("gen")
+        .collect();
+    let b: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), None)
+        .expect("gen")
+        .collect();
     assert_eq!(a, b);
     assert!(!a.is_empty());
     // The same days inside a longer period give the same calls.
@@ -26,7 +30,9 @@ fn deterministic_and_sub_periods_match() {
         .filter(|r| (d(2006, 3, 1)..=d(2006, 3, 7)).contains(&call_date(r)))
         .collect();
     assert_eq!(a, long);
-    let other: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), Some(7)).expect("gen").collect();
+    let other: Vec<_> = Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 7), Some(7))
+        .expect("gen")
+        .collect();
     assert_ne!(a, other);
 }
 
@@ -34,7 +40,9 @@ fn deterministic_and_sub_periods_match() {
 fn records_are_synthetic_ordered_and_classify_back() {
     let ds = sample();
     let r = ds.rater();
-    let recs: Vec<_> = Generator::new(&ds, d(2006, 3, 6), d(2006, 3, 12), None).expect("gen").collect();
+    let recs: Vec<_> = Generator::new(&ds, d(2006, 3, 6), d(2006, 3, 12), None)
+        .expect("gen")
+        .collect();
     assert!(recs.iter().all(|c| c.synthetic));
     assert!(recs.windows(2).all(|w| w[0].started_at <= w[1].started_at));
     for c in &recs {
@@ -51,7 +59,10 @@ fn records_are_synthetic_ordered_and_classify_back() {
         }
     }
     // Saturday 11 March: only the two 24/7 nursing homes call.
-    let sat: Vec<_> = recs.iter().filter(|c| call_date(c) == d(2006, 3, 11)).collect();
+    let sat: Vec<_> = recs
+        .iter()
+        .filter(|c| call_date(c) == d(2006, 3, 11))
+        .collect();
     assert!(!sat.is_empty());
     assert!(sat.iter().all(|c| {
         let site = c.caller_site.as_deref().or(c.callee_site.as_deref());
@@ -69,19 +80,29 @@ fn weekday_volume_matches_profile() {
     let days = holidays::working_days(from, to);
     let out = Generator::new(&ds, from, to, None)
         .expect("gen")
-        .filter(|c| matches!(c.direction, CallDirection::Outbound | CallDirection::Emergency))
+        .filter(|c| {
+            matches!(
+                c.direction,
+                CallDirection::Outbound | CallDirection::Emergency
+            )
+        })
         .filter(|c| holidays::is_working_day(call_date(c)))
         .count() as f64;
     let expected = 844.2 * f64::from(days);
     // Poisson: sd = √(16 900) ≈ 130; allow 4 sd.
-    assert!((out - expected).abs() < 4.0 * expected.sqrt(), "{out} vs {expected}");
+    assert!(
+        (out - expected).abs() < 4.0 * expected.sqrt(),
+        "{out} vs {expected}"
+    );
 }
 
 #[test]
 fn lognormal_mean_is_the_profile_mean() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let n = 200_000;
-    let sum: f64 = (0..n).map(|_| f64::from(lognormal_seconds(&mut rng, 130.0, 1.0))).sum();
+    let sum: f64 = (0..n)
+        .map(|_| f64::from(lognormal_seconds(&mut rng, 130.0, 1.0)))
+        .sum();
     let mean = sum / f64::from(n);
     // sd of the mean = 130 × √(e − 1) / √n ≈ 0.38 s.
     assert!((mean - 130.0).abs() < 2.0, "{mean}");
@@ -90,7 +111,13 @@ fn lognormal_mean_is_the_profile_mean() {
 #[test]
 fn errors() {
     let mut ds = sample();
-    assert!(matches!(Generator::new(&ds, d(2006, 3, 2), d(2006, 3, 1), None), Err(SyntheticError::EmptyPeriod { .. })));
+    assert!(matches!(
+        Generator::new(&ds, d(2006, 3, 2), d(2006, 3, 1), None),
+        Err(SyntheticError::EmptyPeriod { .. })
+    ));
     ds.traffic = None;
-    assert!(matches!(Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 1), None), Err(SyntheticError::NoProfile)));
+    assert!(matches!(
+        Generator::new(&ds, d(2006, 3, 1), d(2006, 3, 1), None),
+        Err(SyntheticError::NoProfile)
+    ));
 }

@@ -64,7 +64,9 @@ pub fn is_public_holiday(date: NaiveDate) -> bool {
 /// All public holidays of a year, in date order.
 pub fn public_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
     let mut out = Vec::new();
-    let Some(mut d) = NaiveDate::from_ymd_opt(year, 1, 1) else { return out };
+    let Some(mut d) = NaiveDate::from_ymd_opt(year, 1, 1) else {
+        return out;
+    };
     while d.year() == year {
         if let Some(name) = holiday_name(d) {
             out.push((d, name));
@@ -84,7 +86,10 @@ pub fn is_working_day(date: NaiveDate) -> bool {
 
 /// Working days from `from` to `to`, both included.
 pub fn working_days(from: NaiveDate, to: NaiveDate) -> u32 {
-    from.iter_days().take_while(|d| *d <= to).filter(|d| is_working_day(*d)).count() as u32
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .filter(|d| is_working_day(*d))
+        .count() as u32
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 
 pub mod holidays;
 
-use crate::numbering::DestinationClass;
 use crate::money;
+use crate::numbering::DestinationClass;
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,11 @@ impl TimeBands {
             return (seconds, 0);
         }
         if !self.split_call_across_bands {
-            return if self.is_day(start) { (seconds, 0) } else { (0, seconds) };
+            return if self.is_day(start) {
+                (seconds, 0)
+            } else {
+                (0, seconds)
+            };
         }
         let (ds, de) = self.bounds();
         let mut date = start.date();
@@ -208,7 +212,13 @@ pub struct Tariff {
 
 impl Tariff {
     /// A tariff without any class prices yet; add them with [`Tariff::set_rate`].
-    pub fn new(id: &str, world: World, valid_from: NaiveDate, valid_to: NaiveDate, bands: TimeBands) -> Self {
+    pub fn new(
+        id: &str,
+        world: World,
+        valid_from: NaiveDate,
+        valid_to: NaiveDate,
+        bands: TimeBands,
+    ) -> Self {
         Tariff {
             id: id.to_owned(),
             label: String::new(),
@@ -251,11 +261,16 @@ impl Tariff {
 
     /// Every class that has a price.
     pub fn rates(&self) -> impl Iterator<Item = (DestinationClass, &ClassRate)> {
-        DestinationClass::ALL.iter().filter_map(|c| self.rate_for(*c).map(|r| (*c, r)))
+        DestinationClass::ALL
+            .iter()
+            .filter_map(|c| self.rate_for(*c).map(|r| (*c, r)))
     }
 
     pub fn operator_rate(&self, operator: &str) -> Option<&ClassRate> {
-        self.mobile_by_operator.iter().find(|(name, _)| name.eq_ignore_ascii_case(operator)).map(|(_, r)| r)
+        self.mobile_by_operator
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(operator))
+            .map(|(_, r)| r)
     }
 
     pub fn valid_on(&self, date: NaiveDate) -> bool {
@@ -294,12 +309,16 @@ impl TariffBook {
     /// day, else the legacy version valid that day. Sentral is the new world, so when the
     /// two overlap (the sample's 2006) a real call is priced as the new world prices it.
     pub fn live(&self, date: NaiveDate) -> Option<&Tariff> {
-        self.valid(World::New, date).or_else(|| self.valid(World::Legacy, date))
+        self.valid(World::New, date)
+            .or_else(|| self.valid(World::Legacy, date))
     }
 
     /// The version of `world` valid on `date`; if several, the one that started last.
     pub fn valid(&self, world: World, date: NaiveDate) -> Option<&Tariff> {
-        self.tariffs.iter().filter(|t| t.world == world && t.valid_on(date)).max_by_key(|t| t.valid_from)
+        self.tariffs
+            .iter()
+            .filter(|t| t.world == world && t.valid_on(date))
+            .max_by_key(|t| t.valid_from)
     }
 
     /// The counterfactual choice: the version of `world` valid on `date`, or else the
@@ -307,13 +326,16 @@ impl TariffBook {
     /// prices every call in both worlds, whatever the validity dates say).
     pub fn for_world(&self, world: World, date: NaiveDate) -> Option<&Tariff> {
         self.valid(world, date).or_else(|| {
-            self.tariffs.iter().filter(|t| t.world == world).min_by_key(|t| {
-                if date < t.valid_from {
-                    (t.valid_from - date).num_days()
-                } else {
-                    (date - t.valid_to).num_days()
-                }
-            })
+            self.tariffs
+                .iter()
+                .filter(|t| t.world == world)
+                .min_by_key(|t| {
+                    if date < t.valid_from {
+                        (t.valid_from - date).num_days()
+                    } else {
+                        (date - t.valid_to).num_days()
+                    }
+                })
         })
     }
 
@@ -328,7 +350,9 @@ mod tests {
     use chrono::NaiveDate;
 
     fn at(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).and_then(|d| d.and_hms_opt(h, mi, s)).expect("valid")
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(h, mi, s))
+            .expect("valid")
     }
 
     fn telenor() -> TimeBands {
@@ -369,7 +393,10 @@ mod tests {
         assert!(!b.is_day(at(2026, 5, 25, 10, 0, 0))); // Whit Monday 2026
         assert!(b.is_day(at(2026, 5, 26, 10, 0, 0)));
         // Friday 16:00 for 26 hours: 1 h day, the rest off-peak (weekend).
-        assert_eq!(b.split(at(2006, 3, 3, 16, 0, 0), 26 * 3600), (3600, 25 * 3600));
+        assert_eq!(
+            b.split(at(2006, 3, 3, 16, 0, 0), 26 * 3600),
+            (3600, 25 * 3600)
+        );
     }
 
     #[test]
@@ -415,17 +442,53 @@ mod tests {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("date");
         let book = TariffBook {
             tariffs: vec![
-                Tariff::new("legacy", World::Legacy, d(2005, 1, 1), d(2006, 12, 31), telenor()),
-                Tariff::new("new", World::New, d(2006, 1, 1), d(2006, 12, 31), TimeBands::flat("f")),
-                Tariff::new("new-2007", World::New, d(2007, 1, 1), d(2007, 12, 31), TimeBands::flat("f")),
+                Tariff::new(
+                    "legacy",
+                    World::Legacy,
+                    d(2005, 1, 1),
+                    d(2006, 12, 31),
+                    telenor(),
+                ),
+                Tariff::new(
+                    "new",
+                    World::New,
+                    d(2006, 1, 1),
+                    d(2006, 12, 31),
+                    TimeBands::flat("f"),
+                ),
+                Tariff::new(
+                    "new-2007",
+                    World::New,
+                    d(2007, 1, 1),
+                    d(2007, 12, 31),
+                    TimeBands::flat("f"),
+                ),
             ],
         };
-        assert_eq!(book.live(d(2005, 6, 1)).map(|t| t.id.as_str()), Some("legacy"));
+        assert_eq!(
+            book.live(d(2005, 6, 1)).map(|t| t.id.as_str()),
+            Some("legacy")
+        );
         assert_eq!(book.live(d(2006, 6, 1)).map(|t| t.id.as_str()), Some("new"));
-        assert_eq!(book.live(d(2007, 6, 1)).map(|t| t.id.as_str()), Some("new-2007"));
+        assert_eq!(
+            book.live(d(2007, 6, 1)).map(|t| t.id.as_str()),
+            Some("new-2007")
+        );
         assert!(book.live(d(2009, 6, 1)).is_none());
-        assert_eq!(book.for_world(World::New, d(2005, 6, 1)).map(|t| t.id.as_str()), Some("new"));
-        assert_eq!(book.for_world(World::Legacy, d(2007, 6, 1)).map(|t| t.id.as_str()), Some("legacy"));
-        assert_eq!(book.for_world(World::New, d(2009, 6, 1)).map(|t| t.id.as_str()), Some("new-2007"));
+        assert_eq!(
+            book.for_world(World::New, d(2005, 6, 1))
+                .map(|t| t.id.as_str()),
+            Some("new")
+        );
+        assert_eq!(
+            book.for_world(World::Legacy, d(2007, 6, 1))
+                .map(|t| t.id.as_str()),
+            Some("legacy")
+        );
+        assert_eq!(
+            book.for_world(World::New, d(2009, 6, 1))
+                .map(|t| t.id.as_str()),
+            Some("new-2007")
+        );
     }
 }
