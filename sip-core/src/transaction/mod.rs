@@ -16,6 +16,45 @@
 //!
 //! The state machines themselves are public too (`ClientInvite`, …) so they can be driven
 //! one by one; each pushes its [`Action`]s into a caller-supplied queue.
+//!
+//! # Driving it
+//!
+//! A driver owns the sockets and one timer. After every input it drains the actions and
+//! re-arms its timer from `poll_timeout` (quinn's `ConnectionDriver` pattern):
+//!
+//! ```
+//! use sip_core::message::Message;
+//! use sip_core::transaction::{Action, LayerConfig, PassUp, Peer, TransactionLayer};
+//! use std::time::Instant;
+//!
+//! fn on_datagram(layer: &mut TransactionLayer, msg: Message, from: Peer) {
+//!     layer.handle_message(msg, from, Instant::now());
+//!     drain(layer);
+//! }
+//!
+//! fn on_timer(layer: &mut TransactionLayer) -> Option<Instant> {
+//!     layer.handle_timeout(Instant::now());
+//!     drain(layer);
+//!     layer.poll_timeout() // sleep until then
+//! }
+//!
+//! fn drain(layer: &mut TransactionLayer) {
+//!     while let Some(action) = layer.poll_action() {
+//!         match action {
+//!             Action::Send { message, peer, .. } => { /* serialize, send to peer */ }
+//!             Action::PassUp(PassUp::Request { tx, request, .. }) => { /* to the TU */ }
+//!             Action::PassUp(PassUp::Ack { request, .. }) => { /* to the dialog layer */ }
+//!             Action::PassUp(PassUp::Response { tx, response }) => { /* to the TU */ }
+//!             Action::Timeout { tx, .. } => { /* TU: treat as 408 */ }
+//!             Action::TransportError { tx } => { /* TU: treat as 503 */ }
+//!             Action::Terminated { tx } => { /* forget tx */ }
+//!         }
+//!     }
+//! }
+//!
+//! let mut layer = TransactionLayer::new(LayerConfig { seed: 42, ..LayerConfig::default() });
+//! assert_eq!(on_timer(&mut layer), None);
+//! ```
 
 mod build;
 mod client_invite;
