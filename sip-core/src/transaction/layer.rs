@@ -144,7 +144,9 @@ pub struct TransactionLayer {
 }
 
 impl TransactionLayer {
-    pub fn new(config: LayerConfig) -> Self {
+    /// A layer with `config`; its timers are [`TimerConfig::clamped`].
+    pub fn new(mut config: LayerConfig) -> Self {
+        config.timers = config.timers.clamped();
         TransactionLayer {
             config,
             branches: BranchGenerator::from_seed(config.seed),

@@ -73,6 +73,24 @@ impl Default for TimerConfig {
 }
 
 impl TimerConfig {
+    /// Longest value any base timer may take. Operator settings above it are clamped so
+    /// `now + 64*T1` can never overflow an `Instant` (which would panic).
+    pub const MAX: Duration = Duration::from_secs(3600);
+
+    /// This configuration with every value clamped to [`Self::MAX`], T1 at least 1 ms
+    /// (a zero T1 would retransmit in a busy loop) and T2 at least T1.
+    pub fn clamped(self) -> Self {
+        let c = |d: Duration| d.min(Self::MAX);
+        let t1 = c(self.t1).max(Duration::from_millis(1));
+        TimerConfig {
+            t1,
+            t2: c(self.t2).max(t1),
+            t4: c(self.t4),
+            timer_d: c(self.timer_d),
+            timer_c: self.timer_c.map(c),
+        }
+    }
+
     /// 64*T1: Timers B, F, H, L, M and J over unreliable transports.
     pub fn t1x64(&self) -> Duration {
         self.t1.saturating_mul(64)
@@ -133,5 +151,27 @@ mod tests {
             seen.push(i.as_millis());
         }
         assert_eq!(seen, [1000, 2000, 4000, 4000, 4000]);
+    }
+
+    #[test]
+    fn absurd_settings_are_clamped() {
+        let c = TimerConfig {
+            t1: Duration::ZERO,
+            t2: Duration::MAX,
+            t4: Duration::MAX,
+            timer_d: Duration::MAX,
+            timer_c: Some(Duration::MAX),
+        }
+        .clamped();
+        assert_eq!(c.t1, Duration::from_millis(1));
+        assert_eq!(c.t2, TimerConfig::MAX);
+        assert_eq!(c.timer_c, Some(TimerConfig::MAX));
+        // 64 * MAX still fits after any plausible Instant.
+        let now = Instant::now();
+        assert!(
+            now.checked_add(c.t1x64().max(TimerConfig::MAX * 64))
+                .is_some()
+        );
+        assert_eq!(TimerConfig::default().clamped(), TimerConfig::default());
     }
 }
