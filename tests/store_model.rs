@@ -198,3 +198,38 @@ async fn tariff_files_and_audit(s: Store) {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].action, "site.add");
 }
+
+both_backends!(import_sites_is_atomic_and_repeatable);
+
+fn import(code: &str, dept: &str, first: &str, last: &str) -> SiteImport {
+    SiteImport {
+        site: NewSite { code: code.into(), name: code.to_uppercase(), address: "Sørumsand".into(), department: Some(dept.into()) },
+        ranges: vec![(first.into(), last.into())],
+    }
+}
+
+async fn import_sites_is_atomic_and_repeatable(s: Store) {
+    let file = vec![import("a", "Oppvekst", "63869000", "63869099"), import("b", "Kultur", "63869100", "63869199")];
+    let sum = s.import_sites(&file).await.expect("import");
+    assert_eq!((sum.sites_created, sum.sites_updated, sum.departments, sum.ranges), (2, 0, 2, 2));
+
+    // Again, with the ranges swapped between the sites: updates, no clash with old selves.
+    let swapped = vec![import("a", "Oppvekst", "63869100", "63869199"), import("b", "Kultur", "63869000", "63869099")];
+    let sum = s.import_sites(&swapped).await.expect("re-import");
+    assert_eq!((sum.sites_created, sum.sites_updated), (0, 2));
+    let a = s.site_by_code("a").await.expect("get").expect("a");
+    assert_eq!(a.number_ranges.iter().map(|r| r.first.as_str()).collect::<Vec<_>>(), ["63869100"]);
+    assert_eq!(s.number_ranges().await.expect("ranges").len(), 2);
+
+    // A file whose ranges overlap stores nothing at all.
+    let v = s.config_version().await.expect("version").version;
+    let bad = vec![import("c", "Teknisk", "63870000", "63870099"), import("d", "Teknisk", "63870050", "63870150")];
+    match s.import_sites(&bad).await {
+        Err(StoreError::Invalid { what: "number range", reason }) => assert!(reason.contains("overlaps"), "{reason}"),
+        other => panic!("expected an overlap, got {other:?}"),
+    }
+    assert!(s.site_by_code("c").await.expect("get").is_none(), "rolled back");
+    assert_eq!(s.config_version().await.expect("version").version, v, "nothing written, nothing bumped");
+    let bad_range = vec![import("e", "Teknisk", "6387", "63870099")];
+    assert!(matches!(s.import_sites(&bad_range).await, Err(StoreError::Invalid { .. })));
+}
