@@ -2,7 +2,9 @@
 //! commands; `serve` runs the switchboard.
 
 mod cli;
+mod demo;
 mod serve;
+mod settings;
 
 fn main() -> std::process::ExitCode {
     cli::main()

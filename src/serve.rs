@@ -1,8 +1,15 @@
-//! `sentral serve`: starts the SIP driver, the PBX and the admin UI over one store.
-//! Owned by the lead engineer; the CLI module only parses the arguments into `ServeArgs`.
+//! `sentral serve`: opens the store, seeds the demo municipality when asked, and runs the
+//! PBX (SIP driver, RTP relay, registrar, calls) until SIGINT/SIGTERM. The admin UI
+//! (issue 5) is not served yet; `--http-listen` is accepted and reported as such.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use crate::settings::Settings;
+use anyhow::Context;
+use pbx::PbxServer;
+use sip_core::driver::DriverConfig;
+use sip_core::rtp_relay::RelayConfig;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use store::Store;
 
 /// Everything `sentral serve` takes from the command line (after config and environment).
 #[derive(Debug, Clone)]
@@ -18,6 +25,108 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing::info!(?args.sip_listen, "sentral serve is being written (issue 3)");
-    anyhow::bail!("`sentral serve` is not built yet (issue 3)")
+    let settings = match &args.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let store = Store::open_in(&args.data_dir, args.database_url.as_deref())
+        .await
+        .context("cannot open the store")?;
+    tracing::info!(backend = ?store.kind(), "store open");
+
+    if args.demo {
+        crate::demo::seed(&store, &args.data_dir).await?;
+    } else if store.sites().await?.is_empty() {
+        tracing::warn!(
+            "the store is empty: add sites and extensions (`sentral import`, `sentral extension add`) or start with --demo"
+        );
+    }
+
+    let mut pbx_config = settings.pbx_config()?;
+    pbx_config.nonce_secret = nonce_secret(&args.data_dir)?;
+
+    let relay = RelayConfig {
+        bind: media_bind_address(&args.sip_listen),
+        port_min: args.rtp_ports.0,
+        port_max: args.rtp_ports.1,
+        ..RelayConfig::default()
+    };
+    let driver = DriverConfig {
+        udp: args.sip_listen.clone(),
+        tcp: args.sip_listen.clone(),
+        ..DriverConfig::default()
+    };
+    let server = PbxServer::start(pbx_config, store.clone(), relay, driver)
+        .await
+        .context("cannot start the PBX")?;
+    for (kind, addr) in server.sip_addrs() {
+        tracing::info!(transport = ?kind, %addr, "SIP listening");
+    }
+    tracing::info!(http = %args.http_listen, "admin UI is not built yet (issue 5); nothing listens on this address");
+    println!(
+        "Sentral is running (SIP on {:?}). Ctrl-C stops it.",
+        args.sip_listen
+    );
+
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    store.close().await;
+    Ok(())
+}
+
+/// The relay binds where SIP listens when that is one specific address (so SDP carries
+/// an address phones can reach); with a wildcard SIP address it binds the wildcard too.
+fn media_bind_address(sip: &[SocketAddr]) -> IpAddr {
+    match sip.first() {
+        Some(a) if !a.ip().is_unspecified() => a.ip(),
+        Some(a) if a.is_ipv6() => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// The digest nonce secret survives restarts (phones' nonces stay valid) and lives in
+/// the data directory, readable only by the owner. Nodes sharing a PostgreSQL database
+/// must be given the same file.
+fn nonce_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("nonce-secret");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(bytes) = hex::decode(text.trim()) {
+            if bytes.len() >= 16 {
+                return Ok(bytes);
+            }
+        }
+        tracing::warn!(path = %path.display(), "nonce secret unreadable; making a new one");
+    }
+    let secret: [u8; 32] = rand::random();
+    crate::settings::write_private(&path, &hex::encode(secret))?;
+    Ok(secret.to_vec())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

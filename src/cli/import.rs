@@ -20,7 +20,11 @@ struct BadFile {
 }
 
 fn bad_file(path: &Path, e: DatasetError) -> anyhow::Error {
-    BadFile { file: path.display().to_string(), problems: e.problems() }.into()
+    BadFile {
+        file: path.display().to_string(),
+        problems: e.problems(),
+    }
+    .into()
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -33,11 +37,20 @@ fn digest(text: &str) -> String {
 }
 
 fn validity(book: &billing::TariffBook) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    (book.tariffs.iter().map(|t| t.valid_from).min(), book.tariffs.iter().map(|t| t.valid_to).max())
+    (
+        book.tariffs.iter().map(|t| t.valid_from).min(),
+        book.tariffs.iter().map(|t| t.valid_to).max(),
+    )
 }
 
 pub async fn import(store: &Store, path: &Path) -> anyhow::Result<()> {
     let text = read(path)?;
+    import_text(store, path, text).await
+}
+
+/// Imports a data file's text; `path` names it in messages and the audit log (the demo
+/// passes the embedded sample this way).
+pub(crate) async fn import_text(store: &Store, path: &Path, text: String) -> anyhow::Result<()> {
     let dataset = Dataset::from_toml_str(&text).map_err(|e| bad_file(path, e))?;
 
     let sites: Vec<SiteImport> = dataset
@@ -94,17 +107,36 @@ pub async fn tariff_import(store: &Store, path: &Path) -> anyhow::Result<()> {
     let file = TariffFile::from_toml_str(&text).map_err(|e| bad_file(path, e))?;
     let (valid_from, valid_to) = validity(&file.tariffs);
     let ids: Vec<&str> = file.tariffs.tariffs.iter().map(|t| t.id.as_str()).collect();
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "tariff".into());
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tariff".into());
     let version = format!("{} sha256:{}", ids.join("+"), digest(&text));
     store
         .import_tariff_file(
-            &NewTariffFile { kind: TariffFileKind::Tariff, name, version: version.clone(), valid_from, valid_to, content: text },
+            &NewTariffFile {
+                kind: TariffFileKind::Tariff,
+                name,
+                version: version.clone(),
+                valid_from,
+                valid_to,
+                content: text,
+            },
             true,
         )
         .await
         .context("cannot store the tariff file")?;
-    audit(store, "tariff.import", format!("{} ({version})", path.display())).await?;
-    println!("imported tariffs {} from {} ({version}); they now price calls and reports", ids.join(", "), path.display());
+    audit(
+        store,
+        "tariff.import",
+        format!("{} ({version})", path.display()),
+    )
+    .await?;
+    println!(
+        "imported tariffs {} from {} ({version}); they now price calls and reports",
+        ids.join(", "),
+        path.display()
+    );
     Ok(())
 }
 
@@ -115,13 +147,20 @@ pub async fn active_dataset(store: &Store) -> anyhow::Result<Dataset> {
         .active_tariff_file(TariffFileKind::Dataset)
         .await
         .context("cannot read the billing dataset")?
-        .ok_or_else(|| anyhow::anyhow!("no billing dataset: run `sentral import FILE.toml` first"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("no billing dataset: run `sentral import FILE.toml` first")
+        })?;
     let mut dataset = Dataset::from_toml_str(&file.content)
         .map_err(|e| anyhow::anyhow!("the stored dataset {:?} no longer loads: {e}", file.name))?;
-    if let Some(t) = store.active_tariff_file(TariffFileKind::Tariff).await.context("cannot read the tariff file")? {
+    if let Some(t) = store
+        .active_tariff_file(TariffFileKind::Tariff)
+        .await
+        .context("cannot read the tariff file")?
+    {
         if t.imported_at >= file.imported_at {
-            let tariffs = TariffFile::from_toml_str(&t.content)
-                .map_err(|e| anyhow::anyhow!("the stored tariff file {:?} no longer loads: {e}", t.name))?;
+            let tariffs = TariffFile::from_toml_str(&t.content).map_err(|e| {
+                anyhow::anyhow!("the stored tariff file {:?} no longer loads: {e}", t.name)
+            })?;
             dataset.replace_tariffs(tariffs);
         }
     }

@@ -9,7 +9,7 @@
 mod admin;
 mod args;
 mod billing_cmds;
-mod import;
+pub(crate) mod import;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +21,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::serve::ServeArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "sentral", version, about = "Sentral: an IP telephony switchboard and call accounting system")]
+#[command(
+    name = "sentral",
+    version,
+    about = "Sentral: an IP telephony switchboard and call accounting system"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -33,10 +37,22 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Data directory (the SQLite database, generated passwords).
-    #[arg(long, global = true, env = "SENTRAL_DATA_DIR", default_value = "./data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "SENTRAL_DATA_DIR",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://FILE or postgres://USER@HOST/DB (default: SQLite in the data directory).
-    #[arg(long, global = true, env = "SENTRAL_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SENTRAL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 }
 
@@ -186,6 +202,18 @@ pub enum CallsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Export call records with each call's cost in both worlds.
+    Export {
+        #[arg(long, value_parser = args::date, value_name = "DATE")]
+        from: NaiveDate,
+        #[arg(long, value_parser = args::date, value_name = "DATE")]
+        to: NaiveDate,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +234,34 @@ pub enum TrafficCmd {
 pub enum ReportFormat {
     Table,
     Json,
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostsBy {
+    Site,
+    Department,
+    Extension,
+    Class,
+    Month,
+}
+
+impl From<CostsBy> for billing::Dimension {
+    fn from(b: CostsBy) -> Self {
+        match b {
+            CostsBy::Site => billing::Dimension::Site,
+            CostsBy::Department => billing::Dimension::Department,
+            CostsBy::Extension => billing::Dimension::Extension,
+            CostsBy::Class => billing::Dimension::Class,
+            CostsBy::Month => billing::Dimension::Month,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +272,19 @@ pub enum ReportCmd {
         from: NaiveDate,
         #[arg(long, value_parser = args::date, value_name = "DATE")]
         to: NaiveDate,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Call costs by site, department, extension, destination class or month.
+    Costs {
+        #[arg(long, value_parser = args::date, value_name = "DATE")]
+        from: NaiveDate,
+        #[arg(long, value_parser = args::date, value_name = "DATE")]
+        to: NaiveDate,
+        #[arg(long, value_enum)]
+        by: CostsBy,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
         #[arg(long, value_name = "FILE")]
@@ -232,7 +301,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve(_));
     init_logging(serving);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -243,7 +315,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.chain().any(|e| e.is::<UsageError>()) { ExitCode::from(2) } else { ExitCode::from(1) }
+            if err.chain().any(|e| e.is::<UsageError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
@@ -253,7 +329,10 @@ fn init_logging(serving: bool) {
     let default = if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -274,7 +353,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Site(cmd) => admin::site(&open(&store_args).await?, cmd).await,
         Command::Extension(cmd) => admin::extension(&open(&store_args).await?, cmd).await,
         Command::Import { file } => import::import(&open(&store_args).await?, &file).await,
-        Command::Tariff(TariffCmd::Import { file }) => import::tariff_import(&open(&store_args).await?, &file).await,
+        Command::Tariff(TariffCmd::Import { file }) => {
+            import::tariff_import(&open(&store_args).await?, &file).await
+        }
         Command::Calls(cmd) => billing_cmds::calls(&open(&store_args).await?, cmd).await,
         Command::Traffic(cmd) => billing_cmds::traffic(&open(&store_args).await?, cmd).await,
         Command::Report(cmd) => billing_cmds::report(&open(&store_args).await?, cmd).await,
@@ -293,13 +374,20 @@ async fn open(args: &StoreArgs) -> anyhow::Result<store::Store> {
 
 /// Who is acting, for the audit log.
 pub fn actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }
 
 pub async fn audit(store: &store::Store, action: &str, detail: String) -> anyhow::Result<()> {
     store
-        .audit(&store::NewAuditEntry { actor: actor(), action: action.into(), detail, source: "cli".into() })
+        .audit(&store::NewAuditEntry {
+            actor: actor(),
+            action: action.into(),
+            detail,
+            source: "cli".into(),
+        })
         .await
         .context("cannot write the audit log")?;
     Ok(())
