@@ -10,7 +10,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,21 @@ pub fn process_cpu_time(pid: u32) -> Duration {
     tasks_cpu_time(&format!("/proc/{pid}/task"), |_| true)
 }
 
+/// On-CPU time of each thread of process `pid`, by thread name.
+pub fn process_cpu_by_thread(pid: u32) -> Vec<(String, Duration)> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            (comm.trim().to_string(), schedstat(&path))
+        })
+        .collect()
+}
+
 fn tasks_cpu_time(dir: &str, keep: impl Fn(&str) -> bool) -> Duration {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Duration::ZERO;
@@ -42,14 +57,20 @@ fn tasks_cpu_time(dir: &str, keep: impl Fn(&str) -> bool) -> Duration {
         if !keep(comm.trim()) {
             continue;
         }
-        let stat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
-        ns += stat
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        ns += schedstat(&path).as_nanos() as u64;
     }
     Duration::from_nanos(ns)
+}
+
+/// The first field of a task's `schedstat`: nanoseconds spent on a CPU.
+fn schedstat(task: &std::path::Path) -> Duration {
+    let stat = std::fs::read_to_string(task.join("schedstat")).unwrap_or_default();
+    Duration::from_nanos(
+        stat.split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0),
+    )
 }
 
 fn big_buffers(s: &UdpSocket) {
@@ -117,37 +138,58 @@ impl LoadGen {
         ticks: u32,
         interval: Duration,
     ) -> LoadReport {
-        let stop = AtomicBool::new(false);
-        let mut report = LoadReport::default();
-        std::thread::scope(|scope| {
-            let receiver = std::thread::Builder::new()
-                .name("loadgen-rx".into())
-                .spawn_scoped(scope, || {
-                    receive(&[self.a.as_raw_fd(), self.b.as_raw_fd()], &stop)
-                });
-            let mut sender = Sender::new();
+        self.drive(|sender, report| {
             let start = Instant::now();
             for tick in 0..ticks {
-                for (side, sock) in [(0u32, &self.a), (1u32, &self.b)] {
-                    for (chunk_no, chunk) in calls.chunks(SEND_CHUNK).enumerate() {
-                        let first = (chunk_no * SEND_CHUNK) as u32;
-                        report.sent += sender.send(sock.as_raw_fd(), chunk, first, side, tick);
-                    }
-                }
+                report.sent += sender.round(calls, tick);
                 let next = start + interval * (tick + 1);
                 if let Some(wait) = next.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
             }
-            std::thread::sleep(Duration::from_millis(300));
+        })
+    }
+
+    /// Sends `rounds` rounds back to back (no pacing), then waits until everything came back
+    /// or nothing arrived for 200 ms.
+    pub fn blast(&self, calls: &[(SocketAddr, SocketAddr)], rounds: u32) -> LoadReport {
+        self.drive(|sender, report| {
+            for tick in 0..rounds {
+                report.sent += sender.round(calls, tick);
+            }
+        })
+    }
+
+    fn drive(&self, send: impl FnOnce(&mut Sender, &mut LoadReport)) -> LoadReport {
+        let stop = AtomicBool::new(false);
+        let received = AtomicU64::new(0);
+        let corrupt = AtomicU64::new(0);
+        let mut report = LoadReport::default();
+        let fds = [self.a.as_raw_fd(), self.b.as_raw_fd()];
+        std::thread::scope(|scope| {
+            let rx = std::thread::Builder::new()
+                .name("loadgen-rx".into())
+                .spawn_scoped(scope, || receive(&fds, &stop, &received, &corrupt));
+            let mut sender = Sender::new(self.a.as_raw_fd(), self.b.as_raw_fd());
+            send(&mut sender, &mut report);
+            // Wait for stragglers: until all arrived, or 200 ms without progress.
+            let mut last = received.load(Ordering::Relaxed);
+            let mut idle_since = Instant::now();
+            while last < report.sent && idle_since.elapsed() < Duration::from_millis(200) {
+                std::thread::sleep(Duration::from_millis(5));
+                let now = received.load(Ordering::Relaxed);
+                if now != last {
+                    last = now;
+                    idle_since = Instant::now();
+                }
+            }
             stop.store(true, Ordering::Relaxed);
-            if let Ok(h) = receiver
-                && let Ok((received, corrupt)) = h.join()
-            {
-                report.received = received;
-                report.corrupt = corrupt;
+            if let Ok(h) = rx {
+                let _ = h.join();
             }
         });
+        report.received = received.load(Ordering::Relaxed);
+        report.corrupt = corrupt.load(Ordering::Relaxed);
         report
     }
 }
@@ -157,6 +199,7 @@ fn payload_byte(ssrc: u32, seq: u16, j: usize) -> u8 {
 }
 
 struct Sender {
+    fds: [RawFd; 2],
     bufs: Vec<[u8; G711_PACKET]>,
     dsts: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
@@ -164,16 +207,29 @@ struct Sender {
 }
 
 impl Sender {
-    fn new() -> Self {
+    fn new(a: RawFd, b: RawFd) -> Self {
         // SAFETY: all-zero is valid for these libc plain-old-data structs.
         let (ss, iov, hdr) =
             unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
         Self {
+            fds: [a, b],
             bufs: vec![[0u8; G711_PACKET]; SEND_CHUNK],
             dsts: vec![ss; SEND_CHUNK],
             iovs: vec![iov; SEND_CHUNK],
             hdrs: vec![hdr; SEND_CHUNK],
         }
+    }
+
+    /// One packet per call from each side; returns how many the kernel took.
+    fn round(&mut self, calls: &[(SocketAddr, SocketAddr)], tick: u32) -> u64 {
+        let mut sent = 0;
+        for side in 0..2u32 {
+            let fd = self.fds[side as usize];
+            for (chunk_no, chunk) in calls.chunks(SEND_CHUNK).enumerate() {
+                sent += self.send(fd, chunk, (chunk_no * SEND_CHUNK) as u32, side, tick);
+            }
+        }
+        sent
     }
 
     /// Sends one packet per call of `chunk` (at most SEND_CHUNK) from `fd`; returns how many
@@ -234,11 +290,9 @@ impl Sender {
     }
 }
 
-fn receive(fds: &[RawFd], stop: &AtomicBool) -> (u64, u64) {
+fn receive(fds: &[RawFd], stop: &AtomicBool, received: &AtomicU64, corrupt: &AtomicU64) {
     let counters = IoCounters::default();
     let mut batch = Batch::new();
-    let mut received = 0u64;
-    let mut corrupt = 0u64;
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&fd| libc::pollfd {
@@ -261,12 +315,12 @@ fn receive(fds: &[RawFd], stop: &AtomicBool) -> (u64, u64) {
                 let n = batch.recv(p.fd, &counters);
                 for i in 0..n {
                     let Some((_, data)) = batch.received(i) else {
-                        corrupt += 1;
+                        corrupt.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
-                    received += 1;
+                    received.fetch_add(1, Ordering::Relaxed);
                     if !well_formed(data) {
-                        corrupt += 1;
+                        corrupt.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 if n < super::io::BATCH {
@@ -275,7 +329,6 @@ fn receive(fds: &[RawFd], stop: &AtomicBool) -> (u64, u64) {
             }
         }
     }
-    (received, corrupt)
 }
 
 fn well_formed(data: &[u8]) -> bool {
