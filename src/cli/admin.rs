@@ -8,15 +8,34 @@ use super::{ExtensionCmd, SiteCmd, UsageError, audit};
 
 pub async fn site(store: &Store, cmd: SiteCmd) -> anyhow::Result<()> {
     match cmd {
-        SiteCmd::Add { code, name, address, department, numbers } => {
-            let new = NewSite { code: code.clone(), name, address, department };
-            let id = store.add_site(&new).await.map_err(input_error).with_context(|| format!("cannot add site {code:?}"))?;
+        SiteCmd::Add {
+            code,
+            name,
+            address,
+            department,
+            numbers,
+        } => {
+            let new = NewSite {
+                code: code.clone(),
+                name,
+                address,
+                department,
+            };
+            let id = store
+                .add_site(&new)
+                .await
+                .map_err(input_error)
+                .with_context(|| format!("cannot add site {code:?}"))?;
             for (first, last) in &numbers {
-                if let Err(e) = store.add_number_range(RangeOwner::Site(id), first, last).await {
+                if let Err(e) = store
+                    .add_number_range(RangeOwner::Site(id), first, last)
+                    .await
+                {
                     // Keep "add" all-or-nothing: a site whose numbers were refused is
                     // removed again, so the user can simply retry with other numbers.
                     let _ = store.remove_site(&code).await;
-                    return Err(input_error(e)).with_context(|| format!("cannot add site {code:?}"));
+                    return Err(input_error(e))
+                        .with_context(|| format!("cannot add site {code:?}"));
                 }
             }
             audit(store, "site.add", format!("{code} numbers={numbers:?}")).await?;
@@ -26,11 +45,18 @@ pub async fn site(store: &Store, cmd: SiteCmd) -> anyhow::Result<()> {
         SiteCmd::List { json } => {
             let sites = store.sites().await.context("cannot list sites")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&sites).context("cannot encode JSON")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&sites).context("cannot encode JSON")?
+                );
             } else {
                 println!("{:<20} {:<40} {:<20} NUMBERS", "CODE", "NAME", "DEPARTMENT");
                 for s in sites {
-                    let ranges: Vec<String> = s.number_ranges.iter().map(|r| format!("{}-{}", r.first, r.last)).collect();
+                    let ranges: Vec<String> = s
+                        .number_ranges
+                        .iter()
+                        .map(|r| format!("{}-{}", r.first, r.last))
+                        .collect();
                     println!(
                         "{:<20} {:<40} {:<20} {}",
                         s.code,
@@ -61,9 +87,20 @@ struct ExtensionOut<'a> {
 
 pub async fn extension(store: &Store, cmd: ExtensionCmd) -> anyhow::Result<()> {
     match cmd {
-        ExtensionCmd::Add { number, name, site, department, password, class, premium, realm } => {
+        ExtensionCmd::Add {
+            number,
+            name,
+            site,
+            department,
+            password,
+            class,
+            premium,
+            realm,
+        } => {
             let (password, generated) = match password {
-                Some(p) if p.is_empty() => return Err(UsageError("--password must not be empty".into()).into()),
+                Some(p) if p.is_empty() => {
+                    return Err(UsageError("--password must not be empty".into()).into());
+                }
                 Some(p) => (p, false),
                 None => (store::generate_password(), true),
             };
@@ -82,7 +119,12 @@ pub async fn extension(store: &Store, cmd: ExtensionCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(input_error)
                 .with_context(|| format!("cannot add extension {number}"))?;
-            audit(store, "extension.add", format!("{number} site={}", new.site)).await?;
+            audit(
+                store,
+                "extension.add",
+                format!("{number} site={}", new.site),
+            )
+            .await?;
             println!("extension {number} added");
             if generated {
                 // The only time the password exists outside the phone: the store keeps
@@ -109,9 +151,15 @@ pub async fn extension(store: &Store, cmd: ExtensionCmd) -> anyhow::Result<()> {
                         realm: &e.credentials.realm,
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&out).context("cannot encode JSON")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out).context("cannot encode JSON")?
+                );
             } else {
-                println!("{:<8} {:<30} {:<16} {:<20} {:<14} ENABLED", "NUMBER", "NAME", "SITE", "DEPARTMENT", "CLASS");
+                println!(
+                    "{:<8} {:<30} {:<16} {:<20} {:<14} ENABLED",
+                    "NUMBER", "NAME", "SITE", "DEPARTMENT", "CLASS"
+                );
                 for e in exts {
                     let class = if e.premium_allowed {
                         format!("{}+premium", e.class_of_service.as_str())

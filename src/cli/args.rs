@@ -14,9 +14,9 @@ pub fn date(s: &str) -> Result<NaiveDate, String> {
 
 /// `FROM-TO`, two digit strings of the same length, FROM ≤ TO.
 pub fn number_range(s: &str) -> Result<(String, String), String> {
-    let (first, last) = s
-        .split_once('-')
-        .ok_or_else(|| format!("invalid number range {s:?}: expected FROM-TO, e.g. 63869000-63869399"))?;
+    let (first, last) = s.split_once('-').ok_or_else(|| {
+        format!("invalid number range {s:?}: expected FROM-TO, e.g. 63869000-63869399")
+    })?;
     let (first, last) = (first.trim(), last.trim());
     store::validate_range(first, last).map_err(|e| format!("{e}"))?;
     Ok((first.to_string(), last.to_string()))
@@ -24,7 +24,11 @@ pub fn number_range(s: &str) -> Result<(String, String), String> {
 
 /// `LOW-HIGH`, an inclusive port range.
 pub fn port_range(s: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("invalid port range {s:?}: expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 20000-29999");
+    let bad = || {
+        format!(
+            "invalid port range {s:?}: expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 20000-29999"
+        )
+    };
     let (low, high) = s.split_once('-').ok_or_else(bad)?;
     let low: u16 = low.trim().parse().map_err(|_| bad())?;
     let high: u16 = high.trim().parse().map_err(|_| bad())?;
@@ -36,21 +40,29 @@ pub fn port_range(s: &str) -> Result<(u16, u16), String> {
 
 /// `ADDR:PORT`, e.g. `0.0.0.0:5060` or `[::]:5060`.
 pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|e| format!("invalid address {s:?} ({e}): expected ADDR:PORT, e.g. 0.0.0.0:5060"))
+    s.parse()
+        .map_err(|e| format!("invalid address {s:?} ({e}): expected ADDR:PORT, e.g. 0.0.0.0:5060"))
 }
 
 /// The UTC instants bounding the local (Europe/Oslo) dates `from..=to`, as `[start, end)`;
 /// the same rule as `billing::period::Period`.
-pub fn utc_bounds(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+pub fn utc_bounds(
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
     if to < from {
         return Err(format!("the period ends ({to}) before it starts ({from})"));
     }
-    let end_date = to.succ_opt().ok_or_else(|| format!("date {to} is too late"))?;
+    let end_date = to
+        .succ_opt()
+        .ok_or_else(|| format!("date {to} is too late"))?;
     Ok((local_midnight(from)?, local_midnight(end_date)?))
 }
 
 fn local_midnight(d: NaiveDate) -> Result<DateTime<Utc>, String> {
-    let naive = d.and_hms_opt(0, 0, 0).ok_or_else(|| format!("no midnight on {d}"))?;
+    let naive = d
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(|| format!("no midnight on {d}"))?;
     // Norway's DST changes happen at 02:00/03:00, so midnight always exists once; take
     // the earliest reading anyway should the zone rules ever differ.
     Oslo.from_local_datetime(&naive)
@@ -74,8 +86,17 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(number_range("63869000-63869399"), Ok(("63869000".into(), "63869399".into())));
-        for bad in ["63869000", "6386900-63869399", "63869399-63869000", "a-b", "-"] {
+        assert_eq!(
+            number_range("63869000-63869399"),
+            Ok(("63869000".into(), "63869399".into()))
+        );
+        for bad in [
+            "63869000",
+            "6386900-63869399",
+            "63869399-63869000",
+            "a-b",
+            "-",
+        ] {
             assert!(number_range(bad).is_err(), "{bad}");
         }
         assert_eq!(port_range("20000-29999"), Ok((20000, 29999)));
