@@ -151,10 +151,60 @@ impl Rated<'_> {
     }
 }
 
+/// Europe/Oslo offsets from UTC as (first UTC second, offset seconds), sorted, taken once
+/// from chrono-tz's tz database for 1970–2100. Looking an instant up here is a binary
+/// search over ~260 entries instead of chrono-tz's per-call work, which made time-zone
+/// conversion the largest cost of rating.
+static OSLO_OFFSETS: std::sync::LazyLock<Vec<(i64, i32)>> = std::sync::LazyLock::new(build_oslo_offsets);
+
+const OSLO_TABLE_FROM: i64 = 0; // 1970-01-01T00:00:00Z
+const OSLO_TABLE_TO: i64 = 4_133_980_800; // 2101-01-01T00:00:00Z
+
+fn chrono_tz_offset(ts: i64) -> i32 {
+    use chrono::Offset;
+    match DateTime::<Utc>::from_timestamp(ts, 0) {
+        Some(t) => t.with_timezone(&Oslo).offset().fix().local_minus_utc(),
+        None => 3600,
+    }
+}
+
+fn build_oslo_offsets() -> Vec<(i64, i32)> {
+    const STEP: i64 = 86_400; // transitions are months apart; daily steps cannot miss one
+    let mut out = vec![(OSLO_TABLE_FROM, chrono_tz_offset(OSLO_TABLE_FROM))];
+    let mut prev = out[0].1;
+    let mut t = OSLO_TABLE_FROM;
+    while t < OSLO_TABLE_TO {
+        let next = t + STEP;
+        let off = chrono_tz_offset(next);
+        if off != prev {
+            // Bisect to the first second with the new offset.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if chrono_tz_offset(mid) == prev { lo = mid } else { hi = mid }
+            }
+            out.push((hi, off));
+            prev = off;
+        }
+        t = next;
+    }
+    out
+}
+
+/// Oslo's offset from UTC at a UTC second.
+fn oslo_offset(ts: i64) -> i32 {
+    if !(OSLO_TABLE_FROM..OSLO_TABLE_TO).contains(&ts) {
+        return chrono_tz_offset(ts);
+    }
+    let table = &*OSLO_OFFSETS;
+    let i = table.partition_point(|(start, _)| *start <= ts);
+    table.get(i.wrapping_sub(1)).map_or_else(|| chrono_tz_offset(ts), |(_, off)| *off)
+}
+
 /// Norwegian local time of a UTC instant (tariff bands are local: 08:00 is 08:00 in Oslo,
 /// summer or winter).
 pub fn oslo_local(t: DateTime<Utc>) -> NaiveDateTime {
-    t.with_timezone(&Oslo).naive_local()
+    t.naive_utc() + chrono::Duration::seconds(i64::from(oslo_offset(t.timestamp())))
 }
 
 /// The local date a call belongs to (its start), for periods and tariff validity.

@@ -196,29 +196,24 @@ impl<'a> CostReportBuilder<'a> {
         } else {
             (&r.caller_site, &r.caller_department, &r.caller_extension)
         };
+        let unknown = crate::savings::UNKNOWN;
+        let mut month = [0u8; 7];
         for (dim, map) in &mut self.groups {
-            let key = match dim {
-                Dimension::Site => site
-                    .clone()
-                    .unwrap_or_else(|| crate::savings::UNKNOWN.to_owned()),
+            // Keys borrow from the record where they can: no allocation for a known group.
+            let key: &str = match dim {
+                Dimension::Site => site.as_deref().unwrap_or(unknown),
                 Dimension::Department => dept
-                    .clone()
-                    .or_else(|| {
-                        site.as_deref()
-                            .and_then(|s| self.dataset.site(s))
-                            .map(|s| s.department.clone())
-                    })
-                    .unwrap_or_else(|| crate::savings::UNKNOWN.to_owned()),
-                Dimension::Extension => ext
-                    .clone()
-                    .unwrap_or_else(|| crate::savings::UNKNOWN.to_owned()),
-                Dimension::Class => cc.class.as_str().to_owned(),
-                Dimension::Month => {
-                    let d = call_date(r);
-                    format!("{:04}-{:02}", d.year(), d.month())
-                }
+                    .as_deref()
+                    .or_else(|| site.as_deref().and_then(|s| self.dataset.site(s)).map(|s| s.department.as_str()))
+                    .unwrap_or(unknown),
+                Dimension::Extension => ext.as_deref().unwrap_or(unknown),
+                Dimension::Class => cc.class.as_str(),
+                Dimension::Month => month_key(call_date(r), &mut month),
             };
-            add(map.entry(key).or_default());
+            match map.get_mut(key) {
+                Some(a) => add(a),
+                None => add(map.entry(key.to_owned()).or_default()),
+            }
         }
     }
 
@@ -270,6 +265,20 @@ impl<'a> CostReportBuilder<'a> {
             })
             .collect()
     }
+}
+
+/// "YYYY-MM" written into a stack buffer.
+fn month_key(d: chrono::NaiveDate, buf: &mut [u8; 7]) -> &str {
+    let y = d.year().clamp(0, 9999) as u32;
+    let m = d.month();
+    let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10];
+    for (slot, v) in buf.iter_mut().zip(digits) {
+        *slot = b'0' + v as u8;
+    }
+    buf[4] = b'-';
+    buf[5] = b'0' + (m / 10) as u8;
+    buf[6] = b'0' + (m % 10) as u8;
+    std::str::from_utf8(buf).unwrap_or("0000-00")
 }
 
 /// One call with its cost in both worlds, for `sentral calls export`.
