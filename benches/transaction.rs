@@ -6,8 +6,13 @@
 //! The layer lives across iterations, like a running server; the fake clock jumps past
 //! Timer J each time so every iteration really creates, completes and removes one
 //! transaction.
+//!
+//! Every bench runs twice: `transaction/*` measures wall time as usual, and
+//! `transaction_cpu/*` measures the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), which
+//! is what to compare on a shared, loaded machine.
 
 use bytes::Bytes;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use sip_core::message::{Message, Method, Request, Response, parse_datagram, serialize};
 use sip_core::transaction::{
@@ -78,9 +83,59 @@ fn last_sent(layer: &mut TransactionLayer) -> Option<Message> {
     msg
 }
 
-fn bench_server_non_invite(c: &mut Criterion) {
+/// CPU time of the calling thread, in nanoseconds, as a criterion measurement.
+struct ThreadCpuTime;
+
+static WALL: WallTime = WallTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Same unit (ns) as wall time, so the same formatter fits.
+        WALL.formatter()
+    }
+}
+
+fn wall(c: &mut Criterion) {
+    bench_transactions(c, "transaction");
+}
+
+fn cpu(c: &mut Criterion<ThreadCpuTime>) {
+    bench_transactions(c, "transaction_cpu");
+}
+
+fn bench_transactions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let req = parse_request(OPTIONS);
-    let mut g = c.benchmark_group("transaction");
+    let mut g = c.benchmark_group(group);
 
     let mut layer = TransactionLayer::new(LayerConfig::default());
     let mut now = Instant::now();
@@ -171,5 +226,10 @@ fn bench_server_non_invite(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_server_non_invite);
-criterion_main!(benches);
+criterion_group!(wall_time, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = cpu
+}
+criterion_main!(wall_time, cpu_time);
