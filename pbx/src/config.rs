@@ -18,6 +18,8 @@ pub struct PbxConfig {
     pub registrar: RegistrarConfig,
     pub lockout: LockoutConfig,
     pub calls: CallConfig,
+    pub dial_plan: DialPlanConfig,
+    pub trunk: TrunkConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +36,13 @@ pub struct RegistrarConfig {
     pub options_ping_interval: Duration,
     /// How often expired bindings are swept.
     pub sweep_interval: Duration,
+    /// A contact that leaves this many OPTIONS pings in a row unanswered (timeout or
+    /// transport error) is dropped; 0 never drops. Any response, even an error, proves
+    /// the path works and resets the count.
+    pub options_ping_failures: u32,
+    /// Hosts accepted in the To (address of record) of a REGISTER besides the realm and
+    /// the address the request arrived at (e.g. a public IP forwarded to us, a DNS name).
+    pub domains: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -44,6 +53,13 @@ pub struct LockoutConfig {
     pub window: Duration,
     /// How long a ban lasts.
     pub ban: Duration,
+    /// Most addresses whose failures are tracked at once (bounds memory under a flood
+    /// from many sources); existing bans are always kept.
+    pub max_tracked_addresses: usize,
+    /// Digest algorithms offered in every challenge, in this order (the security gate's
+    /// setting; it lives here with the other knobs of `security/`). Default MD5 first,
+    /// then SHA-256: see `security` module docs for why.
+    pub digest_algorithms: Vec<sip_core::auth::Algorithm>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +80,8 @@ impl Default for PbxConfig {
             registrar: RegistrarConfig::default(),
             lockout: LockoutConfig::default(),
             calls: CallConfig::default(),
+            dial_plan: DialPlanConfig::default(),
+            trunk: TrunkConfig::default(),
         }
     }
 }
@@ -77,6 +95,8 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             options_ping_interval: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(10),
+            options_ping_failures: 4,
+            domains: Vec::new(),
         }
     }
 }
@@ -88,6 +108,11 @@ impl Default for LockoutConfig {
             max_failures: 10,
             window: Duration::from_secs(60),
             ban: Duration::from_secs(600),
+            max_tracked_addresses: 65_536,
+            digest_algorithms: vec![
+                sip_core::auth::Algorithm::Md5,
+                sip_core::auth::Algorithm::Sha256,
+            ],
         }
     }
 }
@@ -97,6 +122,48 @@ impl Default for CallConfig {
         CallConfig {
             ring_timeout: Duration::from_secs(60),
             max_call_duration: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// How direct-dial numbers (DIDs) map to extensions and which destination classes each
+/// class of service may call. See `dial_plan` for the rules.
+#[derive(Clone, Debug, Default)]
+pub struct DialPlanConfig {
+    /// Explicit DID → extension mappings, tried in order before the default rule (the
+    /// extension whose number is the DID's last `extension_digits` digits, at the site
+    /// owning the DID).
+    pub did_mappings: Vec<crate::dial_plan::DidMapping>,
+    /// Overrides of the class of service a destination class needs (the defaults are in
+    /// `dial_plan::default_requirement`).
+    pub class_overrides: Vec<(billing::DestinationClass, crate::dial_plan::Requirement)>,
+}
+
+/// SIP trunk behaviour (the trunks themselves live in the store).
+#[derive(Clone, Debug)]
+pub struct TrunkConfig {
+    /// Expires asked for in the REGISTER to a provider.
+    pub register_expires: u32,
+    /// First retry delay after a failed registration; doubles up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// How long to wait for a provider's answer to REGISTER before counting a failure.
+    pub register_timeout: Duration,
+    /// Header carrying the site address on emergency calls (see `trunk` docs).
+    pub emergency_location_header: String,
+    /// User-Agent sent to providers.
+    pub user_agent: String,
+}
+
+impl Default for TrunkConfig {
+    fn default() -> Self {
+        TrunkConfig {
+            register_expires: 600,
+            retry_min: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+            register_timeout: Duration::from_secs(35),
+            emergency_location_header: "X-Sentral-Location".to_string(),
+            user_agent: "Sentral".to_string(),
         }
     }
 }
