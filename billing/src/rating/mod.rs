@@ -155,7 +155,8 @@ impl Rated<'_> {
 /// from chrono-tz's tz database for 1970–2100. Looking an instant up here is a binary
 /// search over ~260 entries instead of chrono-tz's per-call work, which made time-zone
 /// conversion the largest cost of rating.
-static OSLO_OFFSETS: std::sync::LazyLock<Vec<(i64, i32)>> = std::sync::LazyLock::new(build_oslo_offsets);
+static OSLO_OFFSETS: std::sync::LazyLock<Vec<(i64, i32)>> =
+    std::sync::LazyLock::new(build_oslo_offsets);
 
 const OSLO_TABLE_FROM: i64 = 0; // 1970-01-01T00:00:00Z
 const OSLO_TABLE_TO: i64 = 4_133_980_800; // 2101-01-01T00:00:00Z
@@ -181,7 +182,11 @@ fn build_oslo_offsets() -> Vec<(i64, i32)> {
             let (mut lo, mut hi) = (t, next);
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if chrono_tz_offset(mid) == prev { lo = mid } else { hi = mid }
+                if chrono_tz_offset(mid) == prev {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
             out.push((hi, off));
             prev = off;
@@ -191,20 +196,40 @@ fn build_oslo_offsets() -> Vec<(i64, i32)> {
     out
 }
 
+thread_local! {
+    /// The offset interval of the last lookup: calls are rated mostly in time order, so
+    /// the next one almost always falls in the same interval.
+    static LAST_OFFSET: std::cell::Cell<(i64, i64, i32)> = const { std::cell::Cell::new((0, 0, 0)) };
+}
+
 /// Oslo's offset from UTC at a UTC second.
 fn oslo_offset(ts: i64) -> i32 {
     if !(OSLO_TABLE_FROM..OSLO_TABLE_TO).contains(&ts) {
         return chrono_tz_offset(ts);
     }
+    let (lo, hi, off) = LAST_OFFSET.with(std::cell::Cell::get);
+    if lo <= ts && ts < hi {
+        return off;
+    }
     let table = &*OSLO_OFFSETS;
     let i = table.partition_point(|(start, _)| *start <= ts);
-    table.get(i.wrapping_sub(1)).map_or_else(|| chrono_tz_offset(ts), |(_, off)| *off)
+    match table.get(i.wrapping_sub(1)) {
+        Some(&(start, off)) => {
+            let end = table.get(i).map_or(OSLO_TABLE_TO, |(s, _)| *s);
+            LAST_OFFSET.with(|c| c.set((start, end, off)));
+            off
+        }
+        None => chrono_tz_offset(ts),
+    }
 }
 
 /// Norwegian local time of a UTC instant (tariff bands are local: 08:00 is 08:00 in Oslo,
 /// summer or winter).
 pub fn oslo_local(t: DateTime<Utc>) -> NaiveDateTime {
-    t.naive_utc() + chrono::Duration::seconds(i64::from(oslo_offset(t.timestamp())))
+    let ts = t.timestamp();
+    let local = ts + i64::from(oslo_offset(ts));
+    DateTime::<Utc>::from_timestamp(local, t.timestamp_subsec_nanos())
+        .map_or_else(|| t.naive_utc(), |l| l.naive_utc())
 }
 
 /// The local date a call belongs to (its start), for periods and tariff validity.

@@ -627,7 +627,11 @@ proptest! {
 #[test]
 fn oslo_table_matches_chrono_tz_at_dst_edges() {
     // 26 March 2006 01:00 UTC: 02:00 CET becomes 03:00 CEST; 29 October 2006 01:00 UTC back.
-    let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("ts").with_timezone(&Utc);
+    let t = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .expect("ts")
+            .with_timezone(&Utc)
+    };
     for (utc, local) in [
         ("2006-03-26T00:59:59Z", "2006-03-26 01:59:59"),
         ("2006-03-26T01:00:00Z", "2006-03-26 03:00:00"),
@@ -636,7 +640,11 @@ fn oslo_table_matches_chrono_tz_at_dst_edges() {
         ("2026-03-29T01:00:00Z", "2026-03-29 03:00:00"),
         ("1969-12-31T23:00:00Z", "1970-01-01 00:00:00"),
     ] {
-        assert_eq!(oslo_local(t(utc)).format("%Y-%m-%d %H:%M:%S").to_string(), local, "{utc}");
+        assert_eq!(
+            oslo_local(t(utc)).format("%Y-%m-%d %H:%M:%S").to_string(),
+            local,
+            "{utc}"
+        );
     }
 }
 

@@ -204,7 +204,11 @@ impl<'a> CostReportBuilder<'a> {
                 Dimension::Site => site.as_deref().unwrap_or(unknown),
                 Dimension::Department => dept
                     .as_deref()
-                    .or_else(|| site.as_deref().and_then(|s| self.dataset.site(s)).map(|s| s.department.as_str()))
+                    .or_else(|| {
+                        site.as_deref()
+                            .and_then(|s| self.dataset.site(s))
+                            .map(|s| s.department.as_str())
+                    })
                     .unwrap_or(unknown),
                 Dimension::Extension => ext.as_deref().unwrap_or(unknown),
                 Dimension::Class => cc.class.as_str(),

@@ -28,6 +28,26 @@ pub fn easter_sunday(year: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month as u32, day as u32)
 }
 
+const EASTER_TABLE_FROM: i32 = 1900;
+const EASTER_TABLE_TO: i32 = 2200;
+
+/// Easter Sunday's day of the year for 1900–2200, computed once: rating asks for every
+/// call between March and June.
+static EASTER_ORDINALS: std::sync::LazyLock<Vec<u32>> = std::sync::LazyLock::new(|| {
+    (EASTER_TABLE_FROM..=EASTER_TABLE_TO)
+        .map(|y| easter_sunday(y).map_or(0, |d| d.ordinal()))
+        .collect()
+});
+
+fn easter_ordinal(year: i32) -> Option<u32> {
+    if (EASTER_TABLE_FROM..=EASTER_TABLE_TO).contains(&year) {
+        let i = usize::try_from(year - EASTER_TABLE_FROM).ok()?;
+        EASTER_ORDINALS.get(i).copied().filter(|o| *o > 0)
+    } else {
+        easter_sunday(year).map(|d| d.ordinal())
+    }
+}
+
 /// Which holiday a date is, if any.
 pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
     match (date.month(), date.day()) {
@@ -43,8 +63,7 @@ pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
     if !(3..=6).contains(&date.month()) {
         return None;
     }
-    let easter = easter_sunday(date.year())?;
-    let offset = date.signed_duration_since(easter).num_days();
+    let offset = i64::from(date.ordinal()) - i64::from(easter_ordinal(date.year())?);
     match offset {
         -3 => Some("Skjærtorsdag"),
         -2 => Some("Langfredag"),
