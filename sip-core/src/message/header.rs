@@ -358,9 +358,11 @@ impl Headers {
     }
 
     /// Raw values of a verbatim header, one per line, in order.
-    pub fn raw(&self, name: &HeaderName) -> impl Iterator<Item = &SipStr> {
+    /// The iterator does not borrow `name`, so a temporary name is fine.
+    pub fn raw<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a SipStr> + use<'a> {
+        let name = name.clone();
         self.0.iter().filter_map(move |h| match h {
-            Header::Other(n, v) if n == name => Some(v),
+            Header::Other(n, v) if *n == name => Some(v),
             _ => None,
         })
     }

@@ -438,21 +438,31 @@ fn parse_start_line(line: &SipStr) -> Result<StartLine, Problem> {
     Ok(StartLine::Request(Method::from_token(&src.s(method)), uri))
 }
 
-/// One logical header line `name: value` (already unfolded) into a `Header`.
+/// One logical header line `name: value` (already unfolded, a slice of `src`) parsed and
+/// appended to `out` (built in place: `Header` is large, so no `Result<Header>` moves).
 fn parse_header(
-    line: &SipStr,
+    src: Src<'_>,
+    s: &str,
+    out: &mut Vec<Header>,
     vias: &mut usize,
     content_length: &mut Option<u32>,
-) -> Result<Header, Problem> {
-    let src = Src::new(line);
-    let s = line.as_str();
-    let colon = s.find(':').ok_or(Problem::HeaderLine)?;
-    let name_str = trim_end_ws(&s[..colon]);
+) -> Result<(), Problem> {
+    let colon = memchr::memchr(b':', s.as_bytes()).ok_or(Problem::HeaderLine)?;
+    let name_str = trim_end_ws(s.get(..colon).ok_or(Problem::HeaderLine)?);
     if !is_token(name_str) {
         return Err(Problem::HeaderLine);
     }
-    let value = trim_ws(&s[colon + 1..]);
-    let name = HeaderName::lookup(name_str).unwrap_or_else(|| HeaderName::Other(src.s(name_str)));
+    let value = trim_ws(s.get(colon + 1..).ok_or(Problem::HeaderLine)?);
+    let name = match HeaderName::lookup(name_str) {
+        Some(n) => n,
+        None => {
+            out.push(Header::Other(
+                HeaderName::Other(src.s(name_str)),
+                src.s(value),
+            ));
+            return Ok(());
+        }
+    };
     let bad = || Problem::Header(name.clone());
     let h = match name {
         HeaderName::Via => {
@@ -527,7 +537,8 @@ fn parse_header(
         }
         other => Header::Other(other, src.s(value)),
     };
-    Ok(h)
+    out.push(h);
+    Ok(())
 }
 
 /// UTF-8 text of `buf[range]` sharing the buffer.
@@ -537,8 +548,7 @@ fn text(buf: &Bytes, start: usize, end: usize) -> Result<SipStr, Problem> {
 
 /// Unfolds a header field spanning several physical lines (RFC 3261 §7.3.1: the CRLF and
 /// the whitespace around it become one SP).
-fn unfold(buf: &[u8], start: usize, end: usize) -> Result<SipStr, Problem> {
-    let raw = std::str::from_utf8(&buf[start..end]).map_err(|_| Problem::NotUtf8)?;
+fn unfold(raw: &str) -> SipStr {
     let mut out = String::with_capacity(raw.len());
     for (i, piece) in raw.split('\n').enumerate() {
         let piece = piece.strip_suffix('\r').unwrap_or(piece);
@@ -552,11 +562,33 @@ fn unfold(buf: &[u8], start: usize, end: usize) -> Result<SipStr, Problem> {
             }
         }
     }
-    Ok(SipStr::from(out))
+    SipStr::from(out)
 }
 
 fn parse_message(buf: Bytes, transport: Transport, limits: &Limits) -> Result<Message, ParseError> {
     parse_inner(&buf, transport, limits).map_err(|problem| fail(&buf, problem, limits))
+}
+
+/// Where the header section ends: `(end of the last header line's text, body start)`.
+/// `from` is the start of the first header line (just after the start line).
+fn header_section_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    if let Some(rest) = b.get(from..) {
+        // No headers at all: the empty line follows the start line directly.
+        if rest.starts_with(b"\r\n") {
+            return Some((from, from + 2));
+        }
+        if rest.starts_with(b"\n") {
+            return Some((from, from + 1));
+        }
+    }
+    for nl in memchr::memchr_iter(b'\n', b.get(from..)?).map(|i| i + from) {
+        match b.get(nl + 1..) {
+            Some([b'\r', b'\n', ..]) => return Some((nl + 1, nl + 3)),
+            Some([b'\n', ..]) => return Some((nl + 1, nl + 2)),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn parse_inner(buf: &Bytes, transport: Transport, limits: &Limits) -> Result<Message, Problem> {
@@ -565,52 +597,92 @@ fn parse_inner(buf: &Bytes, transport: Transport, limits: &Limits) -> Result<Mes
         return Err(Problem::TooLarge);
     }
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let mut p = b
+    let p0 = b
         .iter()
         .position(|&c| c != b'\r' && c != b'\n')
         .ok_or(Problem::Empty)?;
-    let (le, next) = find_line(b, p).ok_or(Problem::Unterminated)?;
+    let (le, next) = find_line(b, p0).ok_or(Problem::Unterminated)?;
     let le = le.map_err(|()| Problem::StartLine)?;
-    let start = parse_start_line(&text(buf, p, le)?)?;
-    p = next;
+    let start = parse_start_line(&text(buf, p0, le)?)?;
+
+    // Without the empty line, the complete header lines are still parsed so the error
+    // names a malformed header first (RFC 4475 §3.1.2.15 baddn.dat also lacks the empty
+    // line); the partial last line is not looked at.
+    let (section_end, body_start) = match header_section_end(b, next) {
+        Some((end, body)) => (end, Some(body)),
+        None => (
+            memchr::memrchr(b'\n', b).map_or(next, |i| (i + 1).max(next)),
+            None,
+        ),
+    };
+    let section = b.get(next..section_end).ok_or(Problem::Unterminated)?;
+    // A CR must end a line (bare LF is tolerated, bare CR never: it could split a header
+    // differently at the next hop).
+    for cr in memchr::memchr_iter(b'\r', section) {
+        if section.get(cr + 1) != Some(&b'\n') {
+            return Err(Problem::HeaderLine);
+        }
+    }
+    if matches!(section.first(), Some(b' ' | b'\t')) {
+        // A continuation line with nothing to continue.
+        return Err(Problem::HeaderLine);
+    }
+    // One UTF-8 check and one shared buffer for the whole header section.
+    let base = text(buf, next, section_end)?;
+    let src = Src::new(&base);
+    let sec = base.as_str();
+    let sb = sec.as_bytes();
 
     let mut headers = Vec::with_capacity(16);
     let mut vias = 0usize;
     let mut content_length = None;
-    let body_start = loop {
-        let (le, next) = find_line(b, p).ok_or(Problem::Unterminated)?;
-        let le = le.map_err(|()| Problem::HeaderLine)?;
-        if le == p {
-            break next;
-        }
-        if matches!(b[p], b' ' | b'\t') {
-            // A continuation line with nothing to continue.
-            return Err(Problem::HeaderLine);
-        }
-        let mut end = le;
-        let mut q = next;
+    let mut p = 0usize;
+    while p < sb.len() {
+        // The logical line runs to the first LF not followed by SP/HT.
+        let mut q = p;
         let mut folded = false;
-        while matches!(b.get(q), Some(b' ' | b'\t')) {
-            let (le2, n2) = find_line(b, q).ok_or(Problem::Unterminated)?;
-            end = le2.map_err(|()| Problem::HeaderLine)?;
-            q = n2;
-            folded = true;
-        }
+        let end = loop {
+            match memchr::memchr(b'\n', sb.get(q..).unwrap_or_default()) {
+                Some(i) => {
+                    let nl = q + i;
+                    if matches!(sb.get(nl + 1), Some(b' ' | b'\t')) {
+                        folded = true;
+                        q = nl + 1;
+                        continue;
+                    }
+                    break nl;
+                }
+                None => break sb.len(),
+            }
+        };
+        let line_end = if end > p && sb.get(end - 1) == Some(&b'\r') {
+            end - 1
+        } else {
+            end
+        };
         if headers.len() >= limits.max_header_lines {
             return Err(Problem::TooManyHeaders);
         }
-        let line = if folded {
-            unfold(b, p, end)?
+        let line = sec.get(p..line_end).ok_or(Problem::HeaderLine)?;
+        if folded {
+            let unfolded = unfold(line);
+            parse_header(
+                Src::new(&unfolded),
+                &unfolded,
+                &mut headers,
+                &mut vias,
+                &mut content_length,
+            )?;
         } else {
-            text(buf, p, end)?
-        };
-        headers.push(parse_header(&line, &mut vias, &mut content_length)?);
+            parse_header(src, line, &mut headers, &mut vias, &mut content_length)?;
+        }
         if vias > limits.max_vias {
             return Err(Problem::TooManyVias);
         }
-        p = q;
-    };
+        p = end + 1;
+    }
 
+    let body_start = body_start.ok_or(Problem::Unterminated)?;
     let available = b.len() - body_start;
     let body = match (content_length, transport) {
         (Some(cl), _) => {
