@@ -129,3 +129,19 @@ fn xlsx_is_a_zip_with_one_sheet_per_breakdown() {
     assert_eq!(Dimension::parse("class"), Some(Dimension::Class));
     assert_eq!(Dimension::parse("bogus"), None);
 }
+
+#[test]
+fn text_tables() {
+    let ds = &*SAMPLE;
+    let rater = ds.rater();
+    let (p, calls) = two_weeks();
+    let rep = CostReport::build(ds, &rater, p, Dimension::Site, &calls);
+    let t = costs_table(&rep, Some(5));
+    assert_eq!(t.lines().count(), 2 + 5 + 1);
+    assert!(t.contains("Sørum rådhus"));
+    let sav = SavingsReport::build(ds, &rater, p, &calls);
+    let t = savings_table(&sav);
+    assert!(t.starts_with("Operating saving "));
+    assert!(t.contains("What would flip the verdict"));
+    assert!(t.contains("(assumption)"));
+}
