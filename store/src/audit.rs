@@ -28,17 +28,27 @@ impl Store {
 
     /// The newest `limit` entries, newest first.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = dispatch!(self, |pool| {
-            sqlx::query_as(
+        let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = dispatch!(
+            self,
+            |pool| {
+                sqlx::query_as(
                 "SELECT id, at, actor, action, detail, source FROM audit_log ORDER BY id DESC LIMIT $1",
             )
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
-        });
+            }
+        );
         Ok(rows
             .into_iter()
-            .map(|(id, at, actor, action, detail, source)| AuditEntry { id: AuditId(id), at, actor, action, detail, source })
+            .map(|(id, at, actor, action, detail, source)| AuditEntry {
+                id: AuditId(id),
+                at,
+                actor,
+                action,
+                detail,
+                source,
+            })
             .collect())
     }
 }

@@ -49,8 +49,11 @@ pub(crate) fn parse_disposition(s: &str) -> Result<CallDisposition> {
 }
 
 fn parse_money(column: &'static str, s: Option<String>) -> Result<Option<Decimal>> {
-    s.map(|s| s.parse::<Decimal>().map_err(|e| StoreError::corrupt("call_records", column, format!("{s:?}: {e}"))))
-        .transpose()
+    s.map(|s| {
+        s.parse::<Decimal>()
+            .map_err(|e| StoreError::corrupt("call_records", column, format!("{s:?}: {e}")))
+    })
+    .transpose()
 }
 
 fn talk(column: &'static str, v: i64) -> Result<u32> {
@@ -153,7 +156,8 @@ fn leg(
 ) -> Result<Option<LegQuality>> {
     match (packets, lost, jitter_ms, mos) {
         (Some(p), Some(l), Some(j), Some(m)) => Ok(Some(LegQuality {
-            packets: u64::try_from(p).map_err(|e| StoreError::corrupt("call_records", column, e))?,
+            packets: u64::try_from(p)
+                .map_err(|e| StoreError::corrupt("call_records", column, e))?,
             lost: u64::try_from(l).map_err(|e| StoreError::corrupt("call_records", column, e))?,
             jitter_ms: j,
             mos: m,
@@ -172,7 +176,11 @@ impl TryFrom<FullRow> for StoredCallRecord {
             ended_at: r.ended_at,
             talk_seconds: talk("talk_seconds", r.talk_seconds)?,
             direction: parse_direction(&r.direction)?,
-            disposition: r.disposition.as_deref().map(parse_disposition).transpose()?,
+            disposition: r
+                .disposition
+                .as_deref()
+                .map(parse_disposition)
+                .transpose()?,
             caller_extension: r.caller_extension,
             caller_number: r.caller_number,
             caller_site: r.caller_site,
@@ -190,8 +198,20 @@ impl TryFrom<FullRow> for StoredCallRecord {
             sip_reason: r.sip_reason,
             transfer_chain: serde_json::from_str(&r.transfer_chain)
                 .map_err(|e| StoreError::corrupt("call_records", "transfer_chain", e))?,
-            caller_leg: leg("caller_packets", r.caller_packets, r.caller_lost, r.caller_jitter_ms, r.caller_mos)?,
-            callee_leg: leg("callee_packets", r.callee_packets, r.callee_lost, r.callee_jitter_ms, r.callee_mos)?,
+            caller_leg: leg(
+                "caller_packets",
+                r.caller_packets,
+                r.caller_lost,
+                r.caller_jitter_ms,
+                r.caller_mos,
+            )?,
+            callee_leg: leg(
+                "callee_packets",
+                r.callee_packets,
+                r.callee_lost,
+                r.callee_jitter_ms,
+                r.callee_mos,
+            )?,
             synthetic: r.synthetic,
             cost_new: parse_money("cost_new", r.cost_new)?,
             cost_old: parse_money("cost_old", r.cost_old)?,
@@ -247,14 +267,20 @@ impl Store {
     /// Notes the answer time of an open call.
     pub async fn answer_call(&self, id: CallRecordId, answered_at: DateTime<Utc>) -> Result<()> {
         let n = dispatch!(self, |pool| {
-            sqlx::query("UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL")
-                .bind(id.0)
-                .bind(answered_at)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(answered_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
-        if n == 0 { Err(StoreError::not_found("open call record", id)) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::not_found("open call record", id))
+        } else {
+            Ok(())
+        }
     }
 
     /// Completes an open call record. `NotFound` when no open record has this id (unknown,
@@ -300,7 +326,11 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if n == 0 { Err(StoreError::not_found("open call record", id)) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::not_found("open call record", id))
+        } else {
+            Ok(())
+        }
     }
 
     /// Stores the rating of a finished call (when it ends, or when a period is re-rated).
@@ -311,7 +341,9 @@ impl Store {
     /// Stores many ratings in one transaction (re-rating a period).
     pub async fn set_call_costs(&self, costs: &[(CallRecordId, CallCost)]) -> Result<()> {
         dispatch!(self, |pool, DB, money| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             for (id, cost) in costs {
                 let n = sqlx::query(
                     "UPDATE call_records SET cost_new = $2, cost_old = $3, tariff_version = $4, rated_at = $5 \
@@ -337,10 +369,12 @@ impl Store {
     /// One call record by id.
     pub async fn call_record(&self, id: CallRecordId) -> Result<Option<StoredCallRecord>> {
         let row: Option<FullRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("SELECT {FULL_COLUMNS} FROM call_records WHERE id = $1"))
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(&format!(
+                "SELECT {FULL_COLUMNS} FROM call_records WHERE id = $1"
+            ))
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?
         });
         row.map(StoredCallRecord::try_from).transpose()
     }
@@ -352,7 +386,9 @@ impl Store {
         let from = filter.from.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let to = match filter.to {
             Some(to) => to,
-            None => DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+            None => {
+                DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+            }
         };
         let (order, limit) = match filter.limit {
             Some(n) => ("DESC", i64::from(n)),
@@ -363,7 +399,12 @@ impl Store {
              ORDER BY started_at {order}, id {order} LIMIT $3"
         );
         let rows: Vec<FullRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&sql).bind(from).bind(to).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&sql)
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(StoredCallRecord::try_from).collect()
     }
@@ -371,9 +412,11 @@ impl Store {
     /// Records of calls still in progress, or left open by a crash.
     pub async fn open_call_records(&self) -> Result<Vec<StoredCallRecord>> {
         let rows: Vec<FullRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("SELECT {FULL_COLUMNS} FROM call_records WHERE ended_at IS NULL ORDER BY id"))
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(&format!(
+                "SELECT {FULL_COLUMNS} FROM call_records WHERE ended_at IS NULL ORDER BY id"
+            ))
+            .fetch_all(pool)
+            .await?
         });
         rows.into_iter().map(StoredCallRecord::try_from).collect()
     }
@@ -402,7 +445,9 @@ impl Store {
         let mut written = 0u64;
         dispatch!(self, |pool, DB, money| {
             for tx_chunk in records.chunks(BULK_ROWS_PER_TRANSACTION) {
-                let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+                let mut tx = pool
+                    .begin_with(crate::WriteBegin::write_begin(pool))
+                    .await?;
                 for chunk in tx_chunk.chunks(BULK_ROWS_PER_STATEMENT) {
                     let mut qb: QueryBuilder<DB> = QueryBuilder::new(
                         "INSERT INTO call_records (caller_extension, caller_number, caller_site, caller_department, \
@@ -437,7 +482,11 @@ impl Store {
 
     /// Deletes the synthetic records started in `[from, to)` (before generating a period
     /// again); returns how many.
-    pub async fn delete_synthetic_calls(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<u64> {
+    pub async fn delete_synthetic_calls(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64> {
         dispatch!(self, |pool| {
             Ok(sqlx::query("DELETE FROM call_records WHERE synthetic = $1 AND started_at >= $2 AND started_at < $3")
                 .bind(true)

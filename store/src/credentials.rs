@@ -49,7 +49,11 @@ impl std::fmt::Debug for Credentials {
 /// A strong random password for a phone: 20 characters from [A-Za-z0-9] from the OS
 /// generator, about 119 bits.
 pub fn generate_password() -> String {
-    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,10 +20,17 @@ pub enum StoreError {
     Invalid { what: &'static str, reason: String },
     /// A value read from the database does not fit the model (edited by hand, or a bug).
     #[error("bad value in {table}.{column}: {reason}")]
-    Corrupt { table: &'static str, column: &'static str, reason: String },
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        reason: String,
+    },
     /// Creating the data directory failed.
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -31,16 +38,30 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn corrupt(table: &'static str, column: &'static str, reason: impl ToString) -> Self {
-        StoreError::Corrupt { table, column, reason: reason.to_string() }
+    pub(crate) fn corrupt(
+        table: &'static str,
+        column: &'static str,
+        reason: impl ToString,
+    ) -> Self {
+        StoreError::Corrupt {
+            table,
+            column,
+            reason: reason.to_string(),
+        }
     }
 
     pub(crate) fn not_found(entity: &'static str, key: impl ToString) -> Self {
-        StoreError::NotFound { entity, key: key.to_string() }
+        StoreError::NotFound {
+            entity,
+            key: key.to_string(),
+        }
     }
 
     pub(crate) fn invalid(what: &'static str, reason: impl ToString) -> Self {
-        StoreError::Invalid { what, reason: reason.to_string() }
+        StoreError::Invalid {
+            what,
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -54,10 +75,16 @@ pub(crate) fn map_write_err(
 ) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
-            return StoreError::Duplicate { entity, key: key.to_string() };
+            return StoreError::Duplicate {
+                entity,
+                key: key.to_string(),
+            };
         }
         if is_fk_violation(db.as_ref()) {
-            return StoreError::NotFound { entity: referenced, key: key.to_string() };
+            return StoreError::NotFound {
+                entity: referenced,
+                key: key.to_string(),
+            };
         }
     }
     StoreError::Database(err)

@@ -41,7 +41,11 @@ impl TryFrom<ExtensionRow> for Extension {
             department: r.department,
             class_of_service,
             premium_allowed: r.premium_allowed,
-            credentials: Credentials { realm: r.realm, ha1_md5: r.ha1_md5, ha1_sha256: r.ha1_sha256 },
+            credentials: Credentials {
+                realm: r.realm,
+                ha1_md5: r.ha1_md5,
+                ha1_sha256: r.ha1_sha256,
+            },
             enabled: r.enabled,
         })
     }
@@ -57,7 +61,10 @@ fn validate_number(number: &str) -> Result<()> {
     if (2..=8).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(StoreError::invalid("extension number", format!("{number:?}: use 2 to 8 digits")))
+        Err(StoreError::invalid(
+            "extension number",
+            format!("{number:?}: use 2 to 8 digits"),
+        ))
     }
 }
 
@@ -70,7 +77,9 @@ impl Store {
             return Err(StoreError::invalid("extension name", "empty"));
         }
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let site: Option<(i64, Option<i64>)> =
                 sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
                     .bind(&ext.site)
@@ -110,7 +119,10 @@ impl Store {
     /// One extension by number.
     pub async fn extension(&self, number: &str) -> Result<Option<Extension>> {
         let row: Option<ExtensionRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{EXT_SELECT} WHERE e.number = $1")).bind(number).fetch_optional(pool).await?
+            sqlx::query_as(&format!("{EXT_SELECT} WHERE e.number = $1"))
+                .bind(number)
+                .fetch_optional(pool)
+                .await?
         });
         row.map(Extension::try_from).transpose()
     }
@@ -118,23 +130,33 @@ impl Store {
     /// Every extension, ordered by number.
     pub async fn extensions(&self) -> Result<Vec<Extension>> {
         let rows: Vec<ExtensionRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{EXT_SELECT} ORDER BY e.number")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{EXT_SELECT} ORDER BY e.number"))
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(Extension::try_from).collect()
     }
 
     /// Replaces an extension's credentials (password change).
-    pub async fn set_extension_credentials(&self, number: &str, credentials: &Credentials) -> Result<()> {
+    pub async fn set_extension_credentials(
+        &self,
+        number: &str,
+        credentials: &Credentials,
+    ) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
-            let n = sqlx::query("UPDATE extensions SET realm = $2, ha1_md5 = $3, ha1_sha256 = $4 WHERE number = $1")
-                .bind(number)
-                .bind(&credentials.realm)
-                .bind(&credentials.ha1_md5)
-                .bind(&credentials.ha1_sha256)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let n = sqlx::query(
+                "UPDATE extensions SET realm = $2, ha1_md5 = $3, ha1_sha256 = $4 WHERE number = $1",
+            )
+            .bind(number)
+            .bind(&credentials.realm)
+            .bind(&credentials.ha1_md5)
+            .bind(&credentials.ha1_sha256)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if n == 0 {
                 return Err(StoreError::not_found("extension", number));
             }
@@ -147,7 +169,9 @@ impl Store {
     /// Enables or disables an extension (a disabled one cannot register or call).
     pub async fn set_extension_enabled(&self, number: &str, enabled: bool) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let n = sqlx::query("UPDATE extensions SET enabled = $2 WHERE number = $1")
                 .bind(number)
                 .bind(enabled)
@@ -164,9 +188,16 @@ impl Store {
     }
 
     /// Changes what an extension may dial.
-    pub async fn set_extension_class(&self, number: &str, class: ClassOfService, premium_allowed: bool) -> Result<()> {
+    pub async fn set_extension_class(
+        &self,
+        number: &str,
+        class: ClassOfService,
+        premium_allowed: bool,
+    ) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let n = sqlx::query("UPDATE extensions SET class_of_service = $2, premium_allowed = $3 WHERE number = $1")
                 .bind(number)
                 .bind(class.as_str())
@@ -186,7 +217,9 @@ impl Store {
     /// Removes an extension and its registrations.
     pub async fn remove_extension(&self, number: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let n = sqlx::query("DELETE FROM extensions WHERE number = $1")
                 .bind(number)
                 .execute(&mut *tx)

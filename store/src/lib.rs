@@ -18,8 +18,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
+pub mod admin;
 mod audit;
 mod calls;
 pub mod credentials;
@@ -32,12 +35,13 @@ mod sites;
 mod tariffs;
 mod trunks;
 
+pub use admin::{AdminSession, AdminUser, ApiToken, NewAdminSession};
 pub use calls::CallFilter;
-pub use sites::{ImportSummary, SiteImport};
 pub use credentials::{Credentials, DEFAULT_REALM, generate_password};
 pub use error::{Result, StoreError};
 pub use ids::*;
 pub use model::*;
+pub use sites::{ImportSummary, SiteImport};
 
 /// Runs `$body` once per backend with `$pool` bound to the backend's pool. The full form
 /// also names the backend's `sqlx::Database` type and a `money` function turning an
@@ -190,18 +194,28 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
         tracing::debug!("sqlite store open and migrated");
-        Ok(Store { backend: Backend::Sqlite(pool) })
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
     }
 
     async fn open_postgres(options: PgConnectOptions) -> Result<Store> {
         let options = options.log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         POSTGRES_MIGRATIONS.run(&pool).await?;
         tracing::debug!("postgres store open and migrated");
-        Ok(Store { backend: Backend::Postgres(pool) })
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
     }
 
     /// Opens a PostgreSQL store inside `schema` (created when missing), e.g. one schema per
@@ -214,7 +228,9 @@ impl Store {
         {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect_with(&options).await?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut conn).await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await?;
             conn.close().await?;
         }
         Store::open_postgres(options.options([("search_path", schema)])).await
@@ -226,7 +242,9 @@ impl Store {
         let Backend::Postgres(pool) = &self.backend else {
             return Err(StoreError::invalid("backend", "not a PostgreSQL store"));
         };
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(pool).await?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(pool)
+            .await?;
         self.close().await;
         Ok(())
     }
@@ -252,7 +270,10 @@ impl Store {
                 .fetch_one(pool)
                 .await?
         });
-        Ok(ConfigVersion { version, updated_at })
+        Ok(ConfigVersion {
+            version,
+            updated_at,
+        })
     }
 }
 
@@ -278,7 +299,11 @@ fn check_identifier(name: &str) -> Result<()> {
         && name.len() <= 63
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
-    if ok { Ok(()) } else { Err(StoreError::invalid("schema name", name)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid("schema name", name))
+    }
 }
 
 /// A database URL fit for messages and logs: the password, if any, replaced by `***`.
@@ -305,9 +330,15 @@ mod tests {
 
     #[test]
     fn redacts_password_in_url() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_url("sqlite://data/sentral.db"), "sqlite://data/sentral.db");
+        assert_eq!(
+            redact_url("sqlite://data/sentral.db"),
+            "sqlite://data/sentral.db"
+        );
     }
 
     #[test]

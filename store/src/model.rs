@@ -77,13 +77,22 @@ impl NumberRange {
 pub fn validate_range(first: &str, last: &str) -> Result<(), StoreError> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(first) || !digits(last) {
-        return Err(StoreError::invalid("number range", format!("{first}-{last}: numbers must be 1 to 20 digits")));
+        return Err(StoreError::invalid(
+            "number range",
+            format!("{first}-{last}: numbers must be 1 to 20 digits"),
+        ));
     }
     if first.len() != last.len() {
-        return Err(StoreError::invalid("number range", format!("{first}-{last}: both ends must have the same length")));
+        return Err(StoreError::invalid(
+            "number range",
+            format!("{first}-{last}: both ends must have the same length"),
+        ));
     }
     if first > last {
-        return Err(StoreError::invalid("number range", format!("{first}-{last}: first is after last")));
+        return Err(StoreError::invalid(
+            "number range",
+            format!("{first}-{last}: first is after last"),
+        ));
     }
     Ok(())
 }
@@ -189,7 +198,10 @@ impl std::str::FromStr for TrunkTransport {
             "udp" => Ok(TrunkTransport::Udp),
             "tcp" => Ok(TrunkTransport::Tcp),
             "tls" => Ok(TrunkTransport::Tls),
-            other => Err(StoreError::invalid("trunk transport", format!("{other:?} (expected udp, tcp or tls)"))),
+            other => Err(StoreError::invalid(
+                "trunk transport",
+                format!("{other:?} (expected udp, tcp or tls)"),
+            )),
         }
     }
 }

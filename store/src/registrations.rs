@@ -47,7 +47,8 @@ impl TryFrom<RegistrationRow> for Registration {
                 .transpose()
                 .map_err(|e| StoreError::corrupt("registrations", "reg_id", e))?,
             call_id: r.call_id,
-            cseq: u32::try_from(r.cseq).map_err(|e| StoreError::corrupt("registrations", "cseq", e))?,
+            cseq: u32::try_from(r.cseq)
+                .map_err(|e| StoreError::corrupt("registrations", "cseq", e))?,
             user_agent: r.user_agent,
             updated_at: r.updated_at,
         })
@@ -94,14 +95,20 @@ impl Store {
     }
 
     /// Removes one binding (`Expires: 0` on a contact); true when it existed.
-    pub async fn remove_registration(&self, extension: ExtensionId, contact_uri: &str) -> Result<bool> {
+    pub async fn remove_registration(
+        &self,
+        extension: ExtensionId,
+        contact_uri: &str,
+    ) -> Result<bool> {
         dispatch!(self, |pool| {
-            let n = sqlx::query("DELETE FROM registrations WHERE extension_id = $1 AND contact_uri = $2")
-                .bind(extension.0)
-                .bind(contact_uri)
-                .execute(pool)
-                .await?
-                .rows_affected();
+            let n = sqlx::query(
+                "DELETE FROM registrations WHERE extension_id = $1 AND contact_uri = $2",
+            )
+            .bind(extension.0)
+            .bind(contact_uri)
+            .execute(pool)
+            .await?
+            .rows_affected();
             Ok(n > 0)
         })
     }
@@ -109,16 +116,22 @@ impl Store {
     /// Removes every binding of an extension (`Contact: *`, RFC 3261 §10.2.2).
     pub async fn remove_registrations(&self, extension: ExtensionId) -> Result<u64> {
         dispatch!(self, |pool| {
-            Ok(sqlx::query("DELETE FROM registrations WHERE extension_id = $1")
-                .bind(extension.0)
-                .execute(pool)
-                .await?
-                .rows_affected())
+            Ok(
+                sqlx::query("DELETE FROM registrations WHERE extension_id = $1")
+                    .bind(extension.0)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            )
         })
     }
 
     /// The extension's bindings that have not expired at `now`, soonest expiry first.
-    pub async fn registrations_for(&self, extension: ExtensionId, now: DateTime<Utc>) -> Result<Vec<Registration>> {
+    pub async fn registrations_for(
+        &self,
+        extension: ExtensionId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Registration>> {
         let rows: Vec<RegistrationRow> = dispatch!(self, |pool| {
             sqlx::query_as(&format!(
                 "{REG_SELECT} WHERE r.extension_id = $1 AND r.expires_at > $2 ORDER BY r.expires_at, r.id"
@@ -134,7 +147,9 @@ impl Store {
     /// Every stored binding (expired ones too, until swept), by extension number.
     pub async fn registrations(&self) -> Result<Vec<Registration>> {
         let rows: Vec<RegistrationRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{REG_SELECT} ORDER BY e.number, r.id")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{REG_SELECT} ORDER BY e.number, r.id"))
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(Registration::try_from).collect()
     }
@@ -142,11 +157,13 @@ impl Store {
     /// Deletes bindings that expired at or before `now`; returns how many.
     pub async fn sweep_expired_registrations(&self, now: DateTime<Utc>) -> Result<u64> {
         dispatch!(self, |pool| {
-            Ok(sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected())
+            Ok(
+                sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            )
         })
     }
 }

@@ -49,23 +49,41 @@ pub(crate) fn range_from_row((id, first, last, site, trunk): RangeRow) -> Result
     let owner = match (site, trunk) {
         (Some(s), None) => RangeOwner::Site(SiteId(s)),
         (None, Some(t)) => RangeOwner::Trunk(TrunkId(t)),
-        _ => return Err(StoreError::corrupt("number_ranges", "site_id", "exactly one owner expected")),
+        _ => {
+            return Err(StoreError::corrupt(
+                "number_ranges",
+                "site_id",
+                "exactly one owner expected",
+            ));
+        }
     };
-    Ok(NumberRange { id: NumberRangeId(id), first, last, owner })
+    Ok(NumberRange {
+        id: NumberRangeId(id),
+        first,
+        last,
+        owner,
+    })
 }
 
 const SITE_SELECT: &str = "SELECT s.id, s.code, s.name, s.address, s.department_id, d.name \
      FROM sites s LEFT JOIN departments d ON d.id = s.department_id";
-const RANGE_SELECT: &str = "SELECT id, first_number, last_number, site_id, trunk_id FROM number_ranges";
+const RANGE_SELECT: &str =
+    "SELECT id, first_number, last_number, site_id, trunk_id FROM number_ranges";
 
 impl Store {
     /// Creates a department, or returns the existing one's id.
-    pub async fn ensure_department(&self, name: &str, cost_centre: Option<&str>) -> Result<DepartmentId> {
+    pub async fn ensure_department(
+        &self,
+        name: &str,
+        cost_centre: Option<&str>,
+    ) -> Result<DepartmentId> {
         if name.trim().is_empty() {
             return Err(StoreError::invalid("department", "empty name"));
         }
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let id = ensure_department!(tx, name);
             if let Some(cc) = cost_centre {
                 sqlx::query("UPDATE departments SET cost_centre = $1 WHERE id = $2")
@@ -83,11 +101,17 @@ impl Store {
     /// All departments, by name.
     pub async fn departments(&self) -> Result<Vec<Department>> {
         let rows: Vec<(i64, String, Option<String>)> = dispatch!(self, |pool| {
-            sqlx::query_as("SELECT id, name, cost_centre FROM departments ORDER BY name").fetch_all(pool).await?
+            sqlx::query_as("SELECT id, name, cost_centre FROM departments ORDER BY name")
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows
             .into_iter()
-            .map(|(id, name, cost_centre)| Department { id: DepartmentId(id), name, cost_centre })
+            .map(|(id, name, cost_centre)| Department {
+                id: DepartmentId(id),
+                name,
+                cost_centre,
+            })
             .collect())
     }
 
@@ -95,7 +119,9 @@ impl Store {
     pub async fn add_site(&self, site: &NewSite) -> Result<SiteId> {
         validate_site(site)?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let dept = match &site.department {
                 Some(d) => Some(ensure_department!(tx, d.as_str()).0),
                 None => None,
@@ -120,7 +146,9 @@ impl Store {
     pub async fn upsert_site(&self, site: &NewSite) -> Result<SiteId> {
         validate_site(site)?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let dept = match &site.department {
                 Some(d) => Some(ensure_department!(tx, d.as_str()).0),
                 None => None,
@@ -145,14 +173,19 @@ impl Store {
     /// Removes a site, its number ranges with it. Fails while extensions are on it.
     pub async fn remove_site(&self, code: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let done = sqlx::query("DELETE FROM sites WHERE code = $1")
                 .bind(code)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if is_fk_violation(db.as_ref()) => {
-                        StoreError::invalid("site removal", format!("site {code:?} still has extensions"))
+                        StoreError::invalid(
+                            "site removal",
+                            format!("site {code:?} still has extensions"),
+                        )
                     }
                     _ => StoreError::Database(e),
                 })?;
@@ -168,23 +201,33 @@ impl Store {
     /// One site by code, with its number ranges.
     pub async fn site_by_code(&self, code: &str) -> Result<Option<Site>> {
         let row: Option<SiteRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1")).bind(code).fetch_optional(pool).await?
+            sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1"))
+                .bind(code)
+                .fetch_optional(pool)
+                .await?
         });
         let Some(row) = row else { return Ok(None) };
         let ranges: Vec<RangeRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{RANGE_SELECT} WHERE site_id = $1 ORDER BY first_number"))
-                .bind(row.0)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(&format!(
+                "{RANGE_SELECT} WHERE site_id = $1 ORDER BY first_number"
+            ))
+            .bind(row.0)
+            .fetch_all(pool)
+            .await?
         });
-        let ranges = ranges.into_iter().map(range_from_row).collect::<Result<Vec<_>>>()?;
+        let ranges = ranges
+            .into_iter()
+            .map(range_from_row)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some(site_from_row(row, ranges)))
     }
 
     /// All sites by code, with their number ranges.
     pub async fn sites(&self) -> Result<Vec<Site>> {
         let rows: Vec<SiteRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code"))
+                .fetch_all(pool)
+                .await?
         });
         let mut by_site: HashMap<SiteId, Vec<NumberRange>> = HashMap::new();
         for range in self.number_ranges().await? {
@@ -203,7 +246,12 @@ impl Store {
 
     /// Adds a block of numbers to a site or trunk. Refuses a malformed range and one that
     /// overlaps any existing range (a number has one owner).
-    pub async fn add_number_range(&self, owner: RangeOwner, first: &str, last: &str) -> Result<NumberRangeId> {
+    pub async fn add_number_range(
+        &self,
+        owner: RangeOwner,
+        first: &str,
+        last: &str,
+    ) -> Result<NumberRangeId> {
         validate_range(first, last)?;
         let (site, trunk) = match owner {
             RangeOwner::Site(s) => (Some(s.0), None),
@@ -211,7 +259,9 @@ impl Store {
         };
         let key = format!("{first}-{last}");
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             check_overlap!(tx, first, last)?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO number_ranges (first_number, last_number, site_id, trunk_id) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -236,8 +286,14 @@ impl Store {
             RangeOwner::Trunk(t) => ("DELETE FROM number_ranges WHERE trunk_id = $1", t.0),
         };
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
-            let n = sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected();
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let n = sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             bump_config!(tx)?;
             tx.commit().await?;
             Ok(n)
@@ -247,7 +303,9 @@ impl Store {
     /// Every number range, ordered by first number.
     pub async fn number_ranges(&self) -> Result<Vec<NumberRange>> {
         let rows: Vec<RangeRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{RANGE_SELECT} ORDER BY first_number")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{RANGE_SELECT} ORDER BY first_number"))
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(range_from_row).collect()
     }
@@ -296,7 +354,9 @@ impl Store {
         }
         let mut summary = ImportSummary::default();
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let mut departments = std::collections::HashSet::new();
             let mut ids = Vec::with_capacity(sites.len());
             for s in sites {
@@ -307,10 +367,11 @@ impl Store {
                     }
                     None => None,
                 };
-                let existing: Option<(i64,)> = sqlx::query_as("SELECT id FROM sites WHERE code = $1")
-                    .bind(&s.site.code)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let existing: Option<(i64,)> =
+                    sqlx::query_as("SELECT id FROM sites WHERE code = $1")
+                        .bind(&s.site.code)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let id = match existing {
                     Some((id,)) => {
                         sqlx::query("UPDATE sites SET name = $2, address = $3, department_id = $4 WHERE id = $1")
@@ -338,7 +399,10 @@ impl Store {
                         id
                     }
                 };
-                sqlx::query("DELETE FROM number_ranges WHERE site_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM number_ranges WHERE site_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 ids.push(id);
             }
             // Ranges after every listed site's old ranges are gone, so ranges moving
@@ -366,7 +430,10 @@ impl Store {
 fn validate_site(site: &NewSite) -> Result<()> {
     let code_ok = !site.code.is_empty()
         && site.code.len() <= 64
-        && site.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && site
+            .code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !code_ok {
         return Err(StoreError::invalid(
             "site code",
@@ -379,7 +446,10 @@ fn validate_site(site: &NewSite) -> Result<()> {
     Ok(())
 }
 
-fn site_from_row((id, code, name, address, department_id, department): SiteRow, number_ranges: Vec<NumberRange>) -> Site {
+fn site_from_row(
+    (id, code, name, address, department_id, department): SiteRow,
+    number_ranges: Vec<NumberRange>,
+) -> Site {
     Site {
         id: SiteId(id),
         code,

@@ -8,7 +8,17 @@ use crate::ids::*;
 use crate::model::*;
 use crate::{Store, bump_config, dispatch};
 
-type TariffRow = (i64, String, String, String, Option<NaiveDate>, Option<NaiveDate>, String, DateTime<Utc>, bool);
+type TariffRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    String,
+    DateTime<Utc>,
+    bool,
+);
 
 fn tariff_from_row(r: TariffRow) -> Result<TariffFile> {
     let (id, kind, name, version, valid_from, valid_to, content, imported_at, active) = r;
@@ -17,21 +27,36 @@ fn tariff_from_row(r: TariffRow) -> Result<TariffFile> {
         "tariff" => TariffFileKind::Tariff,
         other => return Err(StoreError::corrupt("tariff_files", "kind", other)),
     };
-    Ok(TariffFile { id: TariffFileId(id), kind, name, version, valid_from, valid_to, content, imported_at, active })
+    Ok(TariffFile {
+        id: TariffFileId(id),
+        kind,
+        name,
+        version,
+        valid_from,
+        valid_to,
+        content,
+        imported_at,
+        active,
+    })
 }
 
-const TARIFF_SELECT: &str =
-    "SELECT id, kind, name, version, valid_from, valid_to, content, imported_at, active FROM tariff_files";
+const TARIFF_SELECT: &str = "SELECT id, kind, name, version, valid_from, valid_to, content, imported_at, active FROM tariff_files";
 
 impl Store {
     /// Keeps an imported file. With `activate`, it becomes the active file of its kind
     /// (the other files of that kind are deactivated in the same transaction): billing
     /// loads the active dataset and, when there is one, replaces its tariffs with those of
     /// the active tariff file.
-    pub async fn import_tariff_file(&self, file: &NewTariffFile, activate: bool) -> Result<TariffFileId> {
+    pub async fn import_tariff_file(
+        &self,
+        file: &NewTariffFile,
+        activate: bool,
+    ) -> Result<TariffFileId> {
         let now = Utc::now();
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             if activate {
                 sqlx::query("UPDATE tariff_files SET active = $1 WHERE active = $2 AND kind = $3")
                     .bind(false)
@@ -63,11 +88,13 @@ impl Store {
     /// The active file of a kind, if any was imported.
     pub async fn active_tariff_file(&self, kind: TariffFileKind) -> Result<Option<TariffFile>> {
         let row: Option<TariffRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{TARIFF_SELECT} WHERE active = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"))
-                .bind(true)
-                .bind(kind.as_str())
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(&format!(
+                "{TARIFF_SELECT} WHERE active = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(true)
+            .bind(kind.as_str())
+            .fetch_optional(pool)
+            .await?
         });
         row.map(tariff_from_row).transpose()
     }
@@ -75,7 +102,9 @@ impl Store {
     /// Every imported file, newest first.
     pub async fn tariff_files(&self) -> Result<Vec<TariffFile>> {
         let rows: Vec<TariffRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{TARIFF_SELECT} ORDER BY id DESC")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{TARIFF_SELECT} ORDER BY id DESC"))
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(tariff_from_row).collect()
     }

@@ -27,7 +27,10 @@ fn trunk_from_row(r: TrunkRow, number_ranges: Vec<NumberRange>) -> Result<Trunk>
     Ok(Trunk {
         id: TrunkId(r.id),
         port: u16::try_from(r.port).map_err(|e| StoreError::corrupt("trunks", "port", e))?,
-        transport: r.transport.parse().map_err(|e| StoreError::corrupt("trunks", "transport", e))?,
+        transport: r
+            .transport
+            .parse()
+            .map_err(|e| StoreError::corrupt("trunks", "transport", e))?,
         channel_limit: r
             .channel_limit
             .map(u32::try_from)
@@ -52,7 +55,10 @@ impl Store {
     /// Creates a trunk; `Duplicate` when the name exists.
     pub async fn add_trunk(&self, trunk: &NewTrunk) -> Result<TrunkId> {
         if trunk.name.trim().is_empty() || trunk.host.trim().is_empty() {
-            return Err(StoreError::invalid("trunk", "name and host must not be empty"));
+            return Err(StoreError::invalid(
+                "trunk",
+                "name and host must not be empty",
+            ));
         }
         if trunk.port == 0 {
             return Err(StoreError::invalid("trunk port", "0"));
@@ -60,7 +66,9 @@ impl Store {
         let sources = serde_json::to_string(&trunk.allowed_sources)
             .map_err(|e| StoreError::invalid("trunk allowed sources", e))?;
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO trunks (name, host, port, transport, username, secret, register, channel_limit, \
                  allowed_sources, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -87,7 +95,9 @@ impl Store {
     /// Every trunk with its number ranges, by name.
     pub async fn trunks(&self) -> Result<Vec<Trunk>> {
         let rows: Vec<TrunkRow> = dispatch!(self, |pool| {
-            sqlx::query_as(&format!("{TRUNK_SELECT} ORDER BY name")).fetch_all(pool).await?
+            sqlx::query_as(&format!("{TRUNK_SELECT} ORDER BY name"))
+                .fetch_all(pool)
+                .await?
         });
         let mut by_trunk: HashMap<TrunkId, Vec<NumberRange>> = HashMap::new();
         for range in self.number_ranges().await? {
@@ -111,7 +121,9 @@ impl Store {
     /// Removes a trunk and its number ranges.
     pub async fn remove_trunk(&self, name: &str) -> Result<()> {
         dispatch!(self, |pool| {
-            let mut tx = pool.begin_with(crate::WriteBegin::write_begin(pool)).await?;
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
             let n = sqlx::query("DELETE FROM trunks WHERE name = $1")
                 .bind(name)
                 .execute(&mut *tx)

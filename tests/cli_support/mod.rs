@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/sorum-sample.toml");
+pub const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/sorum-sample.toml"
+);
 
 /// The sample data file: `shared/data` beside the repository, else billing's copy.
 pub fn sample_path() -> PathBuf {
@@ -14,7 +17,10 @@ pub fn sample_path() -> PathBuf {
     if shared.is_file() {
         return shared;
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/billing/data/sorum-sample.toml"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/billing/data/sorum-sample.toml"
+    ))
 }
 
 pub struct Env {
@@ -44,27 +50,49 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         self.stdout
     }
 
     /// Asserts exit code `code` and that stderr mentions `needle`; never a panic.
     #[track_caller]
     pub fn fails(self, code: i32, needle: &str) {
-        assert_eq!(self.code, Some(code), "expected exit {code}:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
         assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
     }
 }
 
 impl Env {
     pub fn sqlite() -> Env {
-        Env { dir: tempdir(), database_url: None, schema: None }
+        Env {
+            dir: tempdir(),
+            database_url: None,
+            schema: None,
+        }
     }
 
     /// `None` when `SENTRAL_TEST_POSTGRES` is not set.
     pub async fn postgres() -> Option<Env> {
-        let url = std::env::var("SENTRAL_TEST_POSTGRES").ok().filter(|u| !u.is_empty())?;
+        let url = std::env::var("SENTRAL_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())?;
         let schema = format!("cli_{}", std::process::id()) + &format!("_{:x}", nanos());
         let store = match store::Store::open_postgres_schema(&url, &schema).await {
             Ok(s) => s,
@@ -90,7 +118,9 @@ impl Env {
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
         }
-        cmd.env_remove("SENTRAL_DATA_DIR").env_remove("SENTRAL_DATABASE_URL").env_remove("RUST_LOG");
+        cmd.env_remove("SENTRAL_DATA_DIR")
+            .env_remove("SENTRAL_DATABASE_URL")
+            .env_remove("RUST_LOG");
         match cmd.output() {
             Ok(out) => Run::from(out),
             Err(e) => panic!("cannot run sentral: {e}"),
@@ -119,7 +149,10 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 pub fn json(s: &str) -> serde_json::Value {

@@ -28,18 +28,26 @@ pub async fn sqlite() -> TestStore {
         Ok(s) => s,
         Err(e) => panic!("open sqlite store: {e}"),
     };
-    TestStore { store, cleanup: Cleanup::Sqlite(dir) }
+    TestStore {
+        store,
+        cleanup: Cleanup::Sqlite(dir),
+    }
 }
 
 /// `None` when `SENTRAL_TEST_POSTGRES` is not set.
 pub async fn postgres() -> Option<TestStore> {
-    let url = std::env::var("SENTRAL_TEST_POSTGRES").ok().filter(|u| !u.is_empty())?;
+    let url = std::env::var("SENTRAL_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     let schema = format!("t_{:016x}", rand_u64());
     let store = match Store::open_postgres_schema(&url, &schema).await {
         Ok(s) => s,
         Err(e) => panic!("open postgres store in schema {schema}: {e}"),
     };
-    Some(TestStore { store, cleanup: Cleanup::Postgres(schema) })
+    Some(TestStore {
+        store,
+        cleanup: Cleanup::Postgres(schema),
+    })
 }
 
 impl TestStore {
@@ -65,7 +73,12 @@ fn rand_u64() -> u64 {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 
