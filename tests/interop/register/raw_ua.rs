@@ -90,10 +90,12 @@ impl RawUa {
     pub fn text(&self, r: &Req<'_>) -> String {
         let ruri = self.request_uri(r.ruri_user);
         let branch = format!("z9hG4bK{:016x}", rand::random::<u64>());
-        let contact = r
-            .contact
-            .clone()
-            .unwrap_or_else(|| format!("<sip:{}@{}>", r.to_user, self.local));
+        // `Some("")` leaves Contact out (a REGISTER that only asks for the bindings).
+        let contact = match &r.contact {
+            Some(c) if c.is_empty() => String::new(),
+            Some(c) => format!("Contact: {c}\r\n"),
+            None => format!("Contact: <sip:{}@{}>\r\n", r.to_user, self.local),
+        };
         let mut s = format!(
             "{m} {ruri} SIP/2.0\r\n\
              Via: SIP/2.0/UDP {l};branch={branch};rport\r\n\
@@ -102,10 +104,14 @@ impl RawUa {
              To: <sip:{tu}@{srv}>\r\n\
              Call-ID: {cid}\r\n\
              CSeq: {cseq} {m}\r\n\
-             Contact: {contact}\r\n",
+             {contact}",
             m = r.method,
             l = self.local,
-            fu = if r.method == "REGISTER" { r.to_user } else { "1001" },
+            fu = if r.method == "REGISTER" {
+                r.to_user
+            } else {
+                "1001"
+            },
             tu = r.to_user,
             srv = self.server,
             cid = r.call_id,
@@ -159,13 +165,7 @@ impl RawUa {
     }
 
     /// Answers `challenge` for `user`/`password` and adds the credentials to `r`.
-    pub fn authorize(
-        &self,
-        r: &mut Req<'_>,
-        challenge: &Response,
-        user: &str,
-        password: &str,
-    ) {
+    pub fn authorize(&self, r: &mut Req<'_>, challenge: &Response, user: &str, password: &str) {
         let kind = ChallengeKind::from_status(challenge.status.0).expect("a challenge");
         let name = match kind {
             ChallengeKind::Www => HeaderName::WwwAuthenticate,
@@ -204,7 +204,10 @@ impl RawUa {
 
 /// Names of the headers of a response, in order (what a scanner can compare).
 pub fn header_names(r: &Response) -> Vec<String> {
-    r.headers.iter().map(|h| h.name().as_str().to_string()).collect()
+    r.headers
+        .iter()
+        .map(|h| h.name().as_str().to_string())
+        .collect()
 }
 
 /// A request the PBX sent to us (OPTIONS ping), answered with 200.
