@@ -122,6 +122,13 @@ fn has(b: u8, class: u8) -> bool {
     CLASS[b as usize] & class != 0
 }
 
+/// Position of `b` in `s`: a plain loop, cheaper than memchr's set-up on the short
+/// strings of a header value.
+#[inline]
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
 #[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
     has(b, TOKEN)
@@ -140,17 +147,20 @@ pub(crate) fn is_ws(b: u8) -> bool {
 
 #[inline]
 pub(crate) fn trim_ws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    trim_end_ws(trim_start_ws(s))
 }
 
 #[inline]
 pub(crate) fn trim_start_ws(s: &str) -> &str {
-    s.trim_start_matches([' ', '\t'])
+    let n = s.bytes().take_while(|&c| is_ws(c)).count();
+    // SP and HT are ASCII, so `n` is a char boundary.
+    s.get(n..).unwrap_or_default()
 }
 
 #[inline]
 pub(crate) fn trim_end_ws(s: &str) -> &str {
-    s.trim_end_matches([' ', '\t'])
+    let n = s.bytes().rev().take_while(|&c| is_ws(c)).count();
+    s.get(..s.len() - n).unwrap_or_default()
 }
 
 /// Checks that every byte is in `class` or is a valid `%HH` escape (RFC 3261 §25.1
@@ -198,6 +208,7 @@ fn parse_port(s: &str) -> Option<u16> {
 
 /// A host as it appears in a SIP URI or Via sent-by: hostname, IPv4 address or IPv6
 /// reference in brackets (RFC 3261 §25.1; RFC 5118 §4.2: a bare IPv6 address is invalid).
+#[inline]
 pub(crate) fn parse_host(src: Src<'_>, s: &str) -> Option<Host> {
     let b = s.as_bytes();
     match b.first()? {
@@ -208,16 +219,20 @@ pub(crate) fn parse_host(src: Src<'_>, s: &str) -> Option<Host> {
             inner.parse::<Ipv6Addr>().ok().map(Host::Ipv6)
         }
         _ => {
-            if !b.iter().all(|&c| has(c, HOST)) {
-                return None;
+            // One pass: hostname characters only, all-numeric, or a ".." / leading '.'.
+            let mut numeric = true;
+            let mut prev = b'.';
+            for &c in b {
+                if !has(c, HOST) || (c == b'.' && prev == b'.') {
+                    return None;
+                }
+                numeric &= c.is_ascii_digit() || c == b'.';
+                prev = c;
             }
-            if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+            if numeric {
                 // All-numeric: it must be an IPv4 address (a hostname's top label starts
                 // with a letter, RFC 3261 §25.1 `toplabel`).
                 return s.parse::<Ipv4Addr>().ok().map(Host::Ipv4);
-            }
-            if b.first() == Some(&b'.') || b.windows(2).any(|w| w == b"..") {
-                return None;
             }
             Some(Host::Domain(src.s(s)))
         }
@@ -226,12 +241,13 @@ pub(crate) fn parse_host(src: Src<'_>, s: &str) -> Option<Host> {
 
 /// `host [":" port]` with nothing else. With `sws`, whitespace around the colon is allowed
 /// (Via sent-by uses `COLON = SWS ":" SWS`).
+#[inline]
 pub(crate) fn parse_hostport(src: Src<'_>, s: &str, sws: bool) -> Option<(Host, Option<u16>)> {
     let (host_str, rest) = if s.starts_with('[') {
-        let end = s.find(']')? + 1;
+        let end = find_byte(s, b']')? + 1;
         (s.get(..end)?, s.get(end..)?)
     } else {
-        match s.find(':') {
+        match find_byte(s, b':') {
             Some(i) => (s.get(..i)?, s.get(i..)?),
             None => (s, ""),
         }
@@ -252,10 +268,11 @@ pub(crate) fn parse_hostport(src: Src<'_>, s: &str, sws: bool) -> Option<(Host, 
 
 /// URI parameters `;name[=value]…` (no whitespace anywhere, RFC 3261 §19.1.1 `paramchar`).
 /// `s` is the text after the first `;`.
+#[inline]
 fn parse_uri_params(src: Src<'_>, s: &str) -> Option<Params> {
     let mut params = Params(Vec::with_capacity(2));
     for p in s.split(';') {
-        let (name, value) = match p.find('=') {
+        let (name, value) = match find_byte(p, b'=') {
             Some(i) => (p.get(..i)?, Some(p.get(i + 1..)?)),
             None => (p, None),
         };
@@ -280,14 +297,15 @@ fn parse_uri_params(src: Src<'_>, s: &str) -> Option<Params> {
 }
 
 /// `sip:`/`sips:` URI body (after the scheme colon), RFC 3261 §19.1.1.
+#[inline]
 fn parse_sip_uri(src: Src<'_>, s: &str, secure: bool) -> Option<SipUri> {
     // Userinfo ends at the first '@': '@' may not appear unescaped in hostport, params or
     // headers, while the user part may carry ';', '?' and ',' (RFC 4475 §3.1.1.2, §3.1.1.9).
-    let (user, password, rest) = match s.find('@') {
+    let (user, password, rest) = match find_byte(s, b'@') {
         Some(at) => {
             let userinfo = s.get(..at)?;
             let rest = s.get(at + 1..)?;
-            let (user, pass) = match userinfo.find(':') {
+            let (user, pass) = match find_byte(userinfo, b':') {
                 Some(c) => (userinfo.get(..c)?, Some(userinfo.get(c + 1..)?)),
                 None => (userinfo, None),
             };
@@ -319,7 +337,8 @@ fn parse_sip_uri(src: Src<'_>, s: &str, secure: bool) -> Option<SipUri> {
     };
     let end = rest
         .get(search_from..)?
-        .find([';', '?'])
+        .bytes()
+        .position(|c| c == b';' || c == b'?')
         .map_or(rest.len(), |i| i + search_from);
     let (host, port) = parse_hostport(src, rest.get(..end)?, false)?;
     let tail = rest.get(end..)?;
@@ -353,8 +372,9 @@ fn parse_sip_uri(src: Src<'_>, s: &str, secure: bool) -> Option<SipUri> {
 }
 
 /// `tel:` URI body (RFC 3966): the number as written, then parameters.
+#[inline]
 fn parse_tel_uri(src: Src<'_>, s: &str) -> Option<TelUri> {
-    let (number, params) = match s.find(';') {
+    let (number, params) = match find_byte(s, b';') {
         Some(i) => (s.get(..i)?, parse_uri_params(src, s.get(i + 1..)?)?),
         None => (s, Params::new()),
     };
@@ -379,8 +399,9 @@ fn is_scheme(s: &str) -> bool {
 
 /// Any URI: `sip:`, `sips:`, `tel:` parsed; other schemes kept opaque (RFC 4475 §3.3.2).
 /// The whole of `s` must be the URI (no surrounding whitespace).
+#[inline]
 pub(crate) fn parse_uri(src: Src<'_>, s: &str) -> Option<Uri> {
-    let colon = s.find(':')?;
+    let colon = find_byte(s, b':')?;
     let scheme = s.get(..colon)?;
     let rest = s.get(colon + 1..)?;
     if scheme.eq_ignore_ascii_case("sip") {
@@ -435,6 +456,7 @@ pub(crate) fn quoted_len(s: &str) -> Option<usize> {
 /// `EQUAL = SWS "=" SWS`; a value is a token, a host (IPv6 with or without brackets,
 /// RFC 5118 §4.5) or a quoted-string kept with its quotes. `s` must start with `;` or be
 /// all whitespace.
+#[inline]
 pub(crate) fn parse_header_params(src: Src<'_>, s: &str) -> Option<Params> {
     let mut params = Params::new();
     let mut rest = trim_start_ws(s);
@@ -477,6 +499,15 @@ pub(crate) fn parse_header_params(src: Src<'_>, s: &str) -> Option<Params> {
 /// (RFC 4475 §3.1.2.1).
 pub(crate) fn for_each_element(s: &str, mut f: impl FnMut(&str) -> Option<()>) -> Option<()> {
     let b = s.as_bytes();
+    if memchr::memchr(b',', b).is_none() {
+        // The common single value: no comma anywhere, so no splitting (quoting is
+        // checked by the value's own parser).
+        let part = trim_ws(s);
+        if part.is_empty() {
+            return None;
+        }
+        return f(part);
+    }
     let mut start = 0;
     let mut i = 0;
     let mut in_angle = false;
@@ -519,6 +550,7 @@ fn check_display_name(d: &str) -> bool {
 /// `name-addr / addr-spec` followed by header parameters (RFC 3261 §20.10, §25.1).
 /// Without `<>`, parameters after the URI are header parameters, and a URI containing
 /// `?`, `,` or `;` is not allowed (RFC 4475 §3.1.2.13, §3.3.12).
+#[inline]
 pub(crate) fn parse_name_addr(src: Src<'_>, s: &str) -> Option<NameAddr> {
     let s = trim_ws(s);
     let (display, angle_rest) = if s.starts_with('"') {
@@ -528,7 +560,7 @@ pub(crate) fn parse_name_addr(src: Src<'_>, s: &str) -> Option<NameAddr> {
             return None;
         }
         (Some(s.get(..q)?), Some(rest))
-    } else if let Some(lt) = s.find('<') {
+    } else if let Some(lt) = find_byte(s, b'<') {
         let d = trim_end_ws(s.get(..lt)?);
         if !check_display_name(d) {
             return None;
@@ -540,7 +572,7 @@ pub(crate) fn parse_name_addr(src: Src<'_>, s: &str) -> Option<NameAddr> {
     match angle_rest {
         Some(r) => {
             let r = r.strip_prefix('<')?;
-            let gt = r.find('>')?;
+            let gt = find_byte(r, b'>')?;
             let uri_str = r.get(..gt)?;
             // RFC 4475 §3.1.2.14: no whitespace inside the brackets.
             if uri_str.bytes().any(is_ws) {
@@ -574,6 +606,7 @@ pub(crate) fn parse_name_addr(src: Src<'_>, s: &str) -> Option<NameAddr> {
 }
 
 /// One Contact value: `*` or an address (RFC 3261 §20.10).
+#[inline]
 pub(crate) fn parse_contact(src: Src<'_>, s: &str) -> Option<Contact> {
     if trim_ws(s) == "*" {
         Some(Contact::Star)
@@ -583,6 +616,7 @@ pub(crate) fn parse_contact(src: Src<'_>, s: &str) -> Option<Contact> {
 }
 
 /// Takes a token from the start of `s`, returning it and the rest.
+#[inline]
 fn take_token(s: &str) -> Option<(&str, &str)> {
     let n = s.bytes().take_while(|&c| is_token_char(c)).count();
     if n == 0 {
@@ -593,6 +627,7 @@ fn take_token(s: &str) -> Option<(&str, &str)> {
 
 /// One Via value: `sent-protocol LWS sent-by *( SEMI via-params )` (RFC 3261 §20.42),
 /// with `SLASH = SWS "/" SWS` (RFC 4475 §3.1.1.1).
+#[inline]
 pub(crate) fn parse_via(src: Src<'_>, s: &str) -> Option<Via> {
     let s = trim_ws(s);
     let (protocol, r) = take_token(s)?;
@@ -605,7 +640,11 @@ pub(crate) fn parse_via(src: Src<'_>, s: &str) -> Option<Via> {
         return None;
     }
     let r = trim_start_ws(r);
-    let search_from = if r.starts_with('[') { r.find(']')? } else { 0 };
+    let search_from = if r.starts_with('[') {
+        find_byte(r, b']')?
+    } else {
+        0
+    };
     let end = r
         .get(search_from..)?
         .find(';')
@@ -624,6 +663,7 @@ pub(crate) fn parse_via(src: Src<'_>, s: &str) -> Option<Via> {
 
 /// `CSeq = 1*DIGIT LWS Method`, sequence number at most 2^32-1 (RFC 3261 §8.1.1.5,
 /// RFC 4475 §3.1.2.4).
+#[inline]
 pub(crate) fn parse_cseq(src: Src<'_>, s: &str) -> Option<CSeq> {
     let s = trim_ws(s);
     let n = s.bytes().take_while(|c| c.is_ascii_digit()).count();

@@ -154,71 +154,64 @@ impl HeaderName {
                 _ => return None,
             });
         }
-        let candidates: &[(&str, HeaderName)] = match b.len() {
-            2 => &[("To", To)],
-            3 => &[("Via", Via)],
-            4 => &[("From", From), ("CSeq", CSeq), ("Date", Date)],
-            5 => &[("Route", Route), ("Allow", Allow), ("Event", Event)],
-            6 => &[("Accept", Accept), ("Reason", Reason), ("Server", Server)],
-            7 => &[
-                ("Call-ID", CallId),
-                ("Contact", Contact),
-                ("Expires", Expires),
-                ("Require", Require),
-                ("Subject", Subject),
-                ("Privacy", Privacy),
-                ("Warning", Warning),
-            ],
-            8 => &[("Refer-To", ReferTo), ("Replaces", Replaces)],
-            9 => &[
-                ("Supported", Supported),
-                ("Call-Info", CallInfo),
-                ("Diversion", Diversion),
-                ("Timestamp", Timestamp),
-            ],
-            10 => &[("User-Agent", UserAgent), ("Alert-Info", AlertInfo)],
-            11 => &[
-                ("Min-Expires", MinExpires),
-                ("Unsupported", Unsupported),
-                ("Referred-By", ReferredBy),
-                ("Retry-After", RetryAfter),
-            ],
-            12 => &[
-                ("Max-Forwards", MaxForwards),
-                ("Content-Type", ContentType),
-                ("Record-Route", RecordRoute),
-                ("Allow-Events", AllowEvents),
-            ],
-            13 => &[
-                ("Authorization", Authorization),
-                ("Proxy-Require", ProxyRequire),
-            ],
-            14 => &[("Content-Length", ContentLength)],
-            15 => &[
-                ("Accept-Encoding", AcceptEncoding),
-                ("Accept-Language", AcceptLanguage),
-                ("Session-Expires", SessionExpires),
-            ],
-            16 => &[
-                ("WWW-Authenticate", WwwAuthenticate),
-                ("Content-Encoding", ContentEncoding),
-            ],
-            18 => &[
-                ("Proxy-Authenticate", ProxyAuthenticate),
-                ("Subscription-State", SubscriptionState),
-            ],
-            19 => &[
-                ("Proxy-Authorization", ProxyAuthorization),
-                ("P-Asserted-Identity", PAssertedIdentity),
-                ("Content-Disposition", ContentDisposition),
-            ],
-            20 => &[("P-Preferred-Identity", PPreferredIdentity)],
+        // Lower-case into a small buffer once, then one slice match (a length switch and a
+        // few compares), instead of a case-insensitive compare per candidate.
+        let mut buf = [0u8; 20];
+        let lower = buf.get_mut(..b.len())?;
+        for (d, s) in lower.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &*lower {
+            b"to" => To,
+            b"via" => Via,
+            b"from" => From,
+            b"cseq" => CSeq,
+            b"date" => Date,
+            b"route" => Route,
+            b"allow" => Allow,
+            b"event" => Event,
+            b"accept" => Accept,
+            b"reason" => Reason,
+            b"server" => Server,
+            b"call-id" => CallId,
+            b"contact" => Contact,
+            b"expires" => Expires,
+            b"require" => Require,
+            b"subject" => Subject,
+            b"privacy" => Privacy,
+            b"warning" => Warning,
+            b"refer-to" => ReferTo,
+            b"replaces" => Replaces,
+            b"supported" => Supported,
+            b"call-info" => CallInfo,
+            b"diversion" => Diversion,
+            b"timestamp" => Timestamp,
+            b"user-agent" => UserAgent,
+            b"alert-info" => AlertInfo,
+            b"min-expires" => MinExpires,
+            b"unsupported" => Unsupported,
+            b"referred-by" => ReferredBy,
+            b"retry-after" => RetryAfter,
+            b"max-forwards" => MaxForwards,
+            b"content-type" => ContentType,
+            b"record-route" => RecordRoute,
+            b"allow-events" => AllowEvents,
+            b"authorization" => Authorization,
+            b"proxy-require" => ProxyRequire,
+            b"content-length" => ContentLength,
+            b"accept-encoding" => AcceptEncoding,
+            b"accept-language" => AcceptLanguage,
+            b"session-expires" => SessionExpires,
+            b"www-authenticate" => WwwAuthenticate,
+            b"content-encoding" => ContentEncoding,
+            b"proxy-authenticate" => ProxyAuthenticate,
+            b"subscription-state" => SubscriptionState,
+            b"proxy-authorization" => ProxyAuthorization,
+            b"p-asserted-identity" => PAssertedIdentity,
+            b"content-disposition" => ContentDisposition,
+            b"p-preferred-identity" => PPreferredIdentity,
             _ => return None,
-        };
-        candidates
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
+        })
     }
 }
 

@@ -410,7 +410,11 @@ fn parse_start_line(line: &SipStr) -> Result<StartLine, Problem> {
     }
     // Request-Line = Method SP Request-URI SP SIP-Version (single SPs, RFC 4475 §3.1.2.9,
     // §3.1.2.10).
-    let (method, rest) = s.split_once(' ').ok_or(Problem::StartLine)?;
+    let sp = grammar::find_byte(s, b' ').ok_or(Problem::StartLine)?;
+    let (method, rest) = (
+        s.get(..sp).unwrap_or_default(),
+        s.get(sp + 1..).unwrap_or_default(),
+    );
     let (uri, version) = rest.rsplit_once(' ').ok_or(Problem::RequestLine)?;
     match check_version(version) {
         Ok(()) => {}
@@ -447,7 +451,7 @@ fn parse_header(
     vias: &mut usize,
     content_length: &mut Option<u32>,
 ) -> Result<(), Problem> {
-    let colon = memchr::memchr(b':', s.as_bytes()).ok_or(Problem::HeaderLine)?;
+    let colon = grammar::find_byte(s, b':').ok_or(Problem::HeaderLine)?;
     let name_str = trim_end_ws(s.get(..colon).ok_or(Problem::HeaderLine)?);
     if !is_token(name_str) {
         return Err(Problem::HeaderLine);
@@ -637,17 +641,16 @@ fn parse_inner(buf: &Bytes, transport: Transport, limits: &Limits) -> Result<Mes
     let mut vias = 0usize;
     let mut content_length = None;
     let mut p = 0usize;
+    // One memchr iterator over the whole section finds every line end.
+    let mut newlines = memchr::memchr_iter(b'\n', sb);
     while p < sb.len() {
         // The logical line runs to the first LF not followed by SP/HT.
-        let mut q = p;
         let mut folded = false;
         let end = loop {
-            match memchr::memchr(b'\n', sb.get(q..).unwrap_or_default()) {
-                Some(i) => {
-                    let nl = q + i;
+            match newlines.next() {
+                Some(nl) => {
                     if matches!(sb.get(nl + 1), Some(b' ' | b'\t')) {
                         folded = true;
-                        q = nl + 1;
                         continue;
                     }
                     break nl;
