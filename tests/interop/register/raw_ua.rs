@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use sip_core::auth::{ChallengeKind, DigestClient};
-use sip_core::message::{HeaderName, Message, Request, Response, parse_datagram};
+use sip_core::message::{
+    CSeq, Header, HeaderName, Message, Method, Request, Response, parse_datagram,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -146,22 +148,62 @@ impl RawUa {
         parse_datagram(buf.into()).ok().map(|m| (m, from))
     }
 
-    /// Sends `r` and returns its final response (provisionals skipped), or None.
+    /// Sends `r` and returns its final response (provisionals, and answers to other
+    /// requests such as retransmitted challenges, skipped), or None. A non-2xx final
+    /// answer to an INVITE is ACKed (RFC 3261 §17.1.1.3) so it is not retransmitted.
     pub async fn exchange(&self, r: &Req<'_>) -> Option<Response> {
         let text = self.text(r);
         self.send_raw(&text).await;
-        self.final_response(Duration::from_secs(3)).await
-    }
-
-    pub async fn final_response(&self, wait: Duration) -> Option<Response> {
-        let deadline = tokio::time::Instant::now() + wait;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.recv(left).await? {
-                (Message::Response(resp), _) if resp.status.0 >= 200 => return Some(resp),
-                _ => continue,
+            let (msg, _) = self.recv(left).await?;
+            let Message::Response(resp) = msg else {
+                continue;
+            };
+            let ours = resp.headers.call_id().map(|c| c.as_str()) == Some(r.call_id)
+                && resp.headers.cseq().map(|c| c.seq) == Some(r.cseq);
+            if !ours || resp.status.0 < 200 {
+                continue;
+            }
+            if r.method == "INVITE" && resp.status.0 >= 300 {
+                self.ack(r, &resp).await;
+            }
+            return Some(resp);
+        }
+    }
+
+    async fn ack(&self, r: &Req<'_>, resp: &Response) {
+        let Ok(uri) = parse_datagram(
+            format!(
+                "OPTIONS {} SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+                self.request_uri(r.ruri_user)
+            )
+            .into_bytes()
+            .into(),
+        ) else {
+            return;
+        };
+        let Message::Request(template) = uri else {
+            return;
+        };
+        let mut ack = Request::new(Method::Ack, template.uri);
+        for h in resp.headers.iter() {
+            match h {
+                Header::Via(v) => ack
+                    .headers
+                    .push(Header::Via(v.iter().take(1).cloned().collect())),
+                Header::From(_) | Header::To(_) | Header::CallId(_) => ack.headers.push(h.clone()),
+                Header::CSeq(c) => ack.headers.push(Header::CSeq(CSeq {
+                    seq: c.seq,
+                    method: Method::Ack,
+                })),
+                _ => {}
             }
         }
+        ack.headers.push(Header::MaxForwards(70));
+        let bytes = sip_core::message::serialize::to_vec(&Message::Request(ack));
+        let _ = self.sock.send_to(&bytes, self.server).await;
     }
 
     /// Answers `challenge` for `user`/`password` and adds the credentials to `r`.
