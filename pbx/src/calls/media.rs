@@ -1,0 +1,126 @@
+//! The media side of a call: one relay session, each leg's SDP pointed at the relay, and
+//! what each side's SDP tells the relay (where to send, hold).
+//!
+//! The relay has one RTP/RTCP port pair per leg, so the first active audio stream is
+//! relayed and any other stream (video, a second audio) is declined with port 0 on the
+//! way through (RFC 3264 §6: the answerer then rejects it too).
+
+use sip_core::rtp_relay::{ClockRates, LegId, MediaSession, RemoteMedia, RtpRelay};
+use sip_core::sdp::{OriginKeeper, SessionDescription};
+use std::net::{IpAddr, SocketAddr};
+
+/// A call's relay session and the `o=` keepers of both legs.
+#[derive(Debug)]
+pub(crate) struct CallMedia {
+    pub(crate) session: MediaSession,
+    keepers: [OriginKeeper; 2],
+    /// The address to advertise when the relay is bound to the unspecified address.
+    advertise: Option<IpAddr>,
+}
+
+fn idx(leg: LegId) -> usize {
+    match leg {
+        LegId::A => 0,
+        LegId::B => 1,
+    }
+}
+
+impl CallMedia {
+    pub(crate) fn open(
+        relay: &RtpRelay,
+        advertise: Option<IpAddr>,
+    ) -> Result<CallMedia, sip_core::rtp_relay::RelayError> {
+        let session = relay.create_session()?;
+        let sid = format!("{}", rand::random::<u32>());
+        Ok(CallMedia {
+            session,
+            keepers: [
+                OriginKeeper::new("sentral", sid.clone(), 1),
+                OriginKeeper::new("sentral", format!("{}", rand::random::<u32>()), 1),
+            ],
+            advertise,
+        })
+    }
+
+    /// The relay address leg `leg`'s peer must send to.
+    pub(crate) fn local(&self, leg: LegId) -> SocketAddr {
+        let mut a = self.session.local_rtp(leg);
+        if a.ip().is_unspecified()
+            && let Some(ip) = self.advertise
+        {
+            a.set_ip(ip);
+        }
+        a
+    }
+
+    /// Takes SDP that arrived from leg `from` and returns the body to send to the other
+    /// leg: addresses rewritten to the relay's socket for that leg, `o=` from that leg's
+    /// keeper. Also tells the relay where `from`'s peer receives and whether it holds
+    /// the call (RFC 3264 §8.4: `sendonly`/`inactive`/`c=0.0.0.0` means it wants nothing
+    /// from the other side, so the relay stops forwarding towards it).
+    /// `None` when the body is not valid SDP.
+    pub(crate) fn relay_sdp(&mut self, from: LegId, body: &[u8]) -> Option<Vec<u8>> {
+        let sd = match SessionDescription::parse(body) {
+            Ok(sd) => sd,
+            Err(e) => {
+                tracing::debug!(error = %e, "unparseable SDP");
+                return None;
+            }
+        };
+        let relayed = relayed_stream(&sd);
+        if let Some(i) = relayed {
+            if let Some(remote) = remote_media(&sd, i) {
+                self.session.set_remote(from, remote);
+            }
+            // `from` putting the call on hold stops media going to it; resuming restarts.
+            let held = sd.is_held(i);
+            self.session.set_forwarding(from.other(), !held);
+        }
+        let to = from.other();
+        let local = self.local(to);
+        let mut out = sd;
+        let ports: Vec<u16> = (0..out.media.len())
+            .map(|i| if Some(i) == relayed { local.port() } else { 0 })
+            .collect();
+        if out.rewrite_connection(local.ip(), &ports).is_err() {
+            return None;
+        }
+        self.keepers[idx(to)].stamp(&mut out);
+        Some(out.to_bytes())
+    }
+}
+
+/// The stream the relay carries: the first audio m-line with a port.
+fn relayed_stream(sd: &SessionDescription) -> Option<usize> {
+    sd.media
+        .iter()
+        .position(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
+}
+
+/// Where the sender of `sd` receives stream `i`, for the relay's first latching guess.
+fn remote_media(sd: &SessionDescription, i: usize) -> Option<RemoteMedia> {
+    let m = sd.media.get(i)?;
+    let ip = sd.connection_for(i)?.ip()?;
+    if ip.is_unspecified() {
+        // The RFC 2543 hold form says nothing about where media goes.
+        return None;
+    }
+    let mut remote = RemoteMedia::new(SocketAddr::new(ip, m.port));
+    if m.rtcp_mux() {
+        remote.rtcp = remote.rtp;
+    } else if let Some(r) = m.rtcp() {
+        let rip = r.connection.as_ref().and_then(|c| c.ip()).unwrap_or(ip);
+        remote.rtcp = SocketAddr::new(rip, r.port);
+    }
+    let dynamic: Vec<(u8, u32)> = m
+        .rtpmaps()
+        .filter(|r| r.payload_type >= 96)
+        .map(|r| (r.payload_type, r.clock_rate))
+        .collect();
+    let te = m
+        .rtpmaps()
+        .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event"))
+        .map(|r| r.payload_type);
+    remote.clock_rates = ClockRates::new(&dynamic, te);
+    Some(remote)
+}
