@@ -9,7 +9,7 @@
 //!   per forwarded packet, syscalls included (read from `/proc/self/task/*/schedstat`),
 //!   with packets blasted back to back over N sessions.
 //!
-//! With `SENTRAL_RTP_COMPARE=calls=1000,seconds=10,rounds=2` it instead runs the comparison
+//! With `SENTRAL_RTP_COMPARE=calls=1000,seconds=10,rounds=2[,workers=1]` it instead runs the comparison
 //! of issue 2: the same paced G.711 load (every call sends one 172-byte packet per 20 ms
 //! each way) through Sentral's relay, through rtpengine (when `RTPENGINE_PID` and
 //! `RTPENGINE_NG` are set; `benches/rtpengine/run.sh` starts it) and through a bare
@@ -96,6 +96,7 @@ fn pure(c: &mut Criterion) {
 /// A relay with `n` sessions whose legs point at the load generator's two sides.
 fn relay_with_sessions(
     n: usize,
+    workers: usize,
     lg: &LoadGen,
 ) -> (
     RtpRelay,
@@ -106,7 +107,7 @@ fn relay_with_sessions(
         bind: LOOPBACK,
         port_min: 30000,
         port_max: 39999,
-        workers: 1,
+        workers,
         ..RelayConfig::default()
     })
     .unwrap();
@@ -130,7 +131,7 @@ fn forwarding(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4));
     let lg = LoadGen::new(LOOPBACK).unwrap();
     for n in [10usize, 500] {
-        let (relay, sessions, calls) = relay_with_sessions(n, &lg);
+        let (relay, sessions, calls) = relay_with_sessions(n, 1, &lg);
         lg.blast(&calls, 2);
         g.bench_function(format!("sessions={n}"), |b| {
             b.iter_custom(|iters| {
@@ -225,10 +226,19 @@ fn measure(
     run
 }
 
-fn rtpengine_calls(ng: &str, n: usize, lg: &LoadGen) -> Vec<(SocketAddr, SocketAddr)> {
+fn rtpengine_calls(ng: &str, n: usize, tag: &str, lg: &LoadGen) -> Vec<(SocketAddr, SocketAddr)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rtpengine/ng.py");
     let out = std::process::Command::new("python3")
-        .args([script, "setup", "--ng", ng, "--calls", &n.to_string()])
+        .args([
+            script,
+            "setup",
+            "--ng",
+            ng,
+            "--calls",
+            &n.to_string(),
+            "--tag",
+            tag,
+        ])
         .args(["--a", &lg.side_a().unwrap().to_string()])
         .args(["--b", &lg.side_b().unwrap().to_string()])
         .output()
@@ -249,10 +259,19 @@ fn rtpengine_calls(ng: &str, n: usize, lg: &LoadGen) -> Vec<(SocketAddr, SocketA
         .collect()
 }
 
-fn rtpengine_delete(ng: &str, n: usize) {
+fn rtpengine_delete(ng: &str, n: usize, tag: &str) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rtpengine/ng.py");
     let _ = std::process::Command::new("python3")
-        .args([script, "delete", "--ng", ng, "--calls", &n.to_string()])
+        .args([
+            script,
+            "delete",
+            "--ng",
+            ng,
+            "--calls",
+            &n.to_string(),
+            "--tag",
+            tag,
+        ])
         .output();
 }
 
@@ -267,6 +286,7 @@ fn compare(spec: &str) {
     let n = get("calls", 1000).clamp(1, 2400) as usize;
     let seconds = get("seconds", 10).clamp(1, 60);
     let rounds = get("rounds", 2).clamp(1, 5);
+    let workers = get("workers", 1).clamp(1, 8) as usize;
     let ticks = (seconds * 50) as u32;
     let engine = match (
         std::env::var("RTPENGINE_PID"),
@@ -276,8 +296,8 @@ fn compare(spec: &str) {
         _ => None,
     };
     println!(
-        "RTP relay comparison: {n} G.711 calls ({} packets/s), {seconds} s per run, {rounds} rounds; \
-         {} CPUs; load before: {}",
+        "RTP relay comparison: {n} G.711 calls ({} packets/s), {seconds} s per run, {rounds} rounds, \
+         {workers} Sentral worker(s); {} CPUs; load before: {}",
         n * 100,
         std::thread::available_parallelism().map_or(0, |p| p.get()),
         loadavg()
@@ -287,7 +307,7 @@ fn compare(spec: &str) {
     for round in 0..rounds {
         println!("-- round {} (load {})", round + 1, loadavg());
         {
-            let (relay, sessions, calls) = relay_with_sessions(n, &lg);
+            let (relay, sessions, calls) = relay_with_sessions(n, workers, &lg);
             runs.push(measure("sentral", &lg, &calls, ticks, || {
                 threads_cpu_time("rtp-relay-")
             }));
@@ -299,12 +319,13 @@ fn compare(spec: &str) {
             relay.shutdown();
         }
         if let Some((pid, ng)) = &engine {
-            let calls = rtpengine_calls(ng, n, &lg);
+            let tag = format!("{}-{round}", std::process::id());
+            let calls = rtpengine_calls(ng, n, &tag, &lg);
             let pid = *pid;
             runs.push(measure("rtpengine", &lg, &calls, ticks, || {
                 process_cpu_time(pid)
             }));
-            rtpengine_delete(ng, n);
+            rtpengine_delete(ng, n, &tag);
         }
         {
             let bare = BareForwarder::start(LOOPBACK, n).unwrap();

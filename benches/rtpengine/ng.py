@@ -9,9 +9,9 @@ reply is "<cookie> <bencoded dict>". For every call we send `offer` (leg A's SDP
   - the SDP returned by `answer` goes to A: A sends its RTP there.
 
 Usage:
-  ng.py setup  --ng 127.0.0.1:22222 --calls N --a 127.0.0.1:PORT --b 127.0.0.1:PORT
+  ng.py setup  --ng 127.0.0.1:22222 --calls N --a 127.0.0.1:PORT --b 127.0.0.1:PORT --tag T
       prints one line per call: "<where A sends> <where B sends>"
-  ng.py delete --ng 127.0.0.1:22222 --calls N
+  ng.py delete --ng 127.0.0.1:22222 --calls N --tag T
   ng.py ping   --ng 127.0.0.1:22222
 
 Only loopback addresses are used; every request times out after 2 s.
@@ -118,6 +118,8 @@ def main():
     p.add_argument("--calls", type=int, default=1)
     p.add_argument("--a")
     p.add_argument("--b")
+    # Call-IDs must differ between runs: rtpengine keeps deleted calls for --delete-delay.
+    p.add_argument("--tag", default="0")
     args = p.parse_args()
     ng = Ng(args.ng)
     if args.command == "ping":
@@ -126,14 +128,14 @@ def main():
     if args.command == "delete":
         for i in range(args.calls):
             try:
-                ng.request({"command": "delete", "call-id": "sentral-bench-%d" % i})
+                ng.request({"command": "delete", "call-id": "sentral-bench-%s-%d" % (args.tag, i)})
             except RuntimeError as e:
                 print(e, file=sys.stderr)
         return
     a_ip, a_port = args.a.rsplit(":", 1)
     b_ip, b_port = args.b.rsplit(":", 1)
     for i in range(args.calls):
-        call = "sentral-bench-%d" % i
+        call = "sentral-bench-%s-%d" % (args.tag, i)
         offer = ng.request({
             "command": "offer", "call-id": call, "from-tag": "a%d" % i,
             "sdp": sdp(a_ip, int(a_port), 2 * i), "ICE": "remove",

@@ -30,7 +30,7 @@ LIMIT=$(( ROUNDS * 3 * (SECONDS_PER_RUN + 30) + 600 ))
 LOG=$(mktemp /tmp/rtpengine-bench.XXXXXX.log)
 timeout "$LIMIT" rtpengine --config-file=none --table=-1 \
     --interface=127.0.0.1 --listen-ng="$NG" --port-min=50000 --port-max=59999 \
-    --num-threads=1 --media-num-threads=0 --foreground --log-stderr --log-level=4 \
+    --num-threads=1 --media-num-threads=0 --delete-delay=0 --foreground --log-stderr --log-level=4 \
     >"$LOG" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true' EXIT
@@ -44,5 +44,5 @@ python3 benches/rtpengine/ng.py ping --ng "$NG"
 RPID=$(pgrep -P "$PID" rtpengine || echo "$PID")
 
 RTPENGINE_PID=$RPID RTPENGINE_NG=$NG \
-SENTRAL_RTP_COMPARE="calls=$CALLS,seconds=$SECONDS_PER_RUN,rounds=$ROUNDS" \
+SENTRAL_RTP_COMPARE="calls=$CALLS,seconds=$SECONDS_PER_RUN,rounds=$ROUNDS,workers=${WORKERS:-1}" \
     ${BENCH_CMD:-cargo bench --bench rtp_relay}

@@ -54,8 +54,10 @@ use io::{IoCounters, SessionShared, Worker, socket_index};
 /// How a relay binds and runs.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// Local address every leg socket binds to (IPv4 or IPv6); put it in SDP `c=` unless a
-    /// NAT in front of the PBX maps it.
+    /// Local address every leg socket binds to (IPv4 or IPv6). When it is a concrete address
+    /// the PBX can put it in SDP `c=`; when unspecified (`0.0.0.0`, `::`) or behind a NAT,
+    /// the PBX puts its advertised address in `c=` and only the port from
+    /// [`MediaSession::local_rtp`] in `m=`.
     pub bind: IpAddr,
     /// Lowest port of the range (inclusive).
     pub port_min: u16,

@@ -188,7 +188,8 @@ pub struct RtpStreamState {
     bytes: u64,
     payload_bytes: u64,
     ssrc_changes: u32,
-    max_jitter_q4_ms: f64,
+    /// Highest jitter so far, as (timestamp units, clock rate), converted only in `stats`.
+    max_jitter: (u32, u32),
     last_payload_type: Option<u8>,
 }
 
@@ -210,7 +211,7 @@ impl RtpStreamState {
             bytes: 0,
             payload_bytes: 0,
             ssrc_changes: 0,
-            max_jitter_q4_ms: 0.0,
+            max_jitter: (0, 0),
             last_payload_type: None,
         }
     }
@@ -250,11 +251,20 @@ impl RtpStreamState {
         let epoch = *self.epoch.get_or_insert(now);
         let elapsed = now.saturating_duration_since(epoch);
         // Arrival time in timestamp units; only differences matter, so wrapping is fine.
-        let arrival = (elapsed.as_nanos() * u128::from(rate) / 1_000_000_000) as u32;
+        // u64 arithmetic (a u128 division costs more than the rest of the update); the
+        // seconds part wraps as RTP timestamps do.
+        let rate64 = u64::from(rate);
+        let arrival = elapsed
+            .as_secs()
+            .wrapping_mul(rate64)
+            .wrapping_add(u64::from(elapsed.subsec_nanos()) * rate64 / 1_000_000_000)
+            as u32;
         source.update_jitter(arrival, packet.timestamp(), rate);
-        let ms = f64::from(source.jitter_q4 >> 4) * 1000.0 / f64::from(rate);
-        if ms > self.max_jitter_q4_ms {
-            self.max_jitter_q4_ms = ms;
+        let jitter = source.jitter_q4 >> 4;
+        let (max, max_rate) = self.max_jitter;
+        // Compare in time, cross-multiplied, to stay in integers.
+        if u64::from(jitter) * u64::from(max_rate) > u64::from(max) * rate64 || max_rate == 0 {
+            self.max_jitter = (jitter, rate);
         }
     }
 
@@ -294,7 +304,10 @@ impl RtpStreamState {
             jitter,
             clock_rate: rate,
             jitter_ms,
-            max_jitter_ms: self.max_jitter_q4_ms,
+            max_jitter_ms: match self.max_jitter {
+                (_, 0) => 0.0,
+                (units, rate) => f64::from(units) * 1000.0 / f64::from(rate),
+            },
             ssrc_changes: self.ssrc_changes,
             mos: estimate_mos(loss_fraction, jitter_ms),
         }
@@ -473,11 +486,19 @@ mod tests {
         // Every other packet 10 ms late: |D| = 80 timestamp units each time, so J tends
         // to 80.
         let delays: Vec<u64> = (0..400).map(|i| if i % 2 == 1 { 10 } else { 0 }).collect();
-        feed(&mut s, &seqs, Instant::now(), &delays);
+        let t0 = Instant::now();
+        feed(&mut s, &seqs, t0, &delays);
         let st = s.stats();
         assert!((75..=80).contains(&st.jitter), "{}", st.jitter);
         assert_eq!(st.clock_rate, 8000);
         assert!((st.jitter_ms - 10.0).abs() < 1.0);
+        assert!(st.max_jitter_ms >= st.jitter_ms);
+        // A calm stretch lowers the current jitter but not the maximum.
+        let calm: Vec<u16> = (400..800).collect();
+        feed(&mut s, &calm, t0, &[]);
+        let st = s.stats();
+        assert!(st.jitter < 10, "{}", st.jitter);
+        assert!(st.max_jitter_ms > 9.0, "{}", st.max_jitter_ms);
     }
 
     #[test]
