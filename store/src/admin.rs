@@ -265,7 +265,7 @@ impl Store {
             )
             .bind(id)
             .execute(pool)
-            .await?
+            .await?;
         });
         Ok(())
     }
@@ -310,7 +310,7 @@ impl Store {
                 .bind(id)
                 .bind(secret)
                 .execute(pool)
-                .await?
+                .await?;
         });
         Ok(())
     }
@@ -413,7 +413,7 @@ impl Store {
             .bind(s.expires_at)
             .bind(&s.source)
             .execute(pool)
-            .await?
+            .await?;
         });
         Ok(())
     }
@@ -450,7 +450,7 @@ impl Store {
             sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1")
                 .bind(id_hash)
                 .execute(pool)
-                .await?
+                .await?;
         });
         Ok(())
     }
@@ -461,7 +461,7 @@ impl Store {
             sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(pool)
-                .await?
+                .await?;
         });
         Ok(())
     }
