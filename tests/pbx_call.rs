@@ -25,12 +25,13 @@ struct Phone {
     media_port: u16,
 }
 
-/// A free UDP port (even, with the next one free too, for RTP+RTCP).
+/// A free UDP port (even, with the next three free too: RTP, RTCP, video RTP/RTCP), above the test
+/// relay's range (30000-39999) so a phone never takes a port the relay is about to use.
 fn free_port_pair() -> u16 {
-    for _ in 0..200 {
+    for _ in 0..2000 {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = s.local_addr().expect("addr").port();
-        if p % 2 == 0 && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+        if p % 2 == 0 && p >= 40000 && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
             return p;
         }
     }
@@ -385,6 +386,71 @@ async fn unregistered_callee_gives_480() {
         assert_eq!(r.callee_extension.as_deref(), Some("1003"));
         assert!(r.caller_leg.is_none() && r.callee_leg.is_none());
         wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+/// A provider on 127.0.0.1 (a SIPp UAS) as the only trunk, without registration or
+/// digest. No allowed sources: nothing from 127.0.0.1 is taken for the provider.
+async fn add_provider(pbx: &TestPbx, provider: Phone) {
+    pbx.store
+        .add_trunk(&store::NewTrunk {
+            name: "provider".into(),
+            host: "127.0.0.1".into(),
+            port: provider.sip_port,
+            transport: store::TrunkTransport::Udp,
+            username: None,
+            secret: None,
+            register: false,
+            channel_limit: Some(2),
+            allowed_sources: Vec::new(),
+            enabled: true,
+        })
+        .await
+        .expect("add trunk");
+    pbx.server
+        .ctx
+        .directory
+        .reload(&pbx.store)
+        .await
+        .expect("reload directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_and_emergency_calls_go_through_the_trunk() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let provider = Phone::new("1002");
+        add_provider(&pbx, provider).await;
+        for (dialled, direction) in [
+            ("22225555", CallDirection::Outbound),
+            ("112", CallDirection::Emergency),
+        ] {
+            let caller = Phone::new("1001");
+            let (uac, uas) = call(
+                &pbx,
+                caller,
+                "calls/caller_answered.xml",
+                Some((provider, "calls/callee_answers.xml")),
+                dialled,
+            )
+            .await;
+            assert!(uac.ok, "{backend:?} {dialled}: caller: {}", uac.report);
+            let uas = uas.expect("provider ran");
+            assert!(uas.ok, "{backend:?} {dialled}: provider: {}", uas.report);
+            let r = last_record(&pbx).await;
+            assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+            assert_eq!(r.direction, direction, "{r:?}");
+            assert_eq!(r.trunk.as_deref(), Some("provider"));
+            assert_eq!(r.callee_number, dialled);
+            assert!(r.callee_extension.is_none());
+            assert!(r.caller_leg.is_some_and(|l| l.packets > 20), "{r:?}");
+            assert!(r.callee_leg.is_some_and(|l| l.packets > 20), "{r:?}");
+            wait_idle(&pbx).await;
+        }
         pbx.finish().await;
     }
 }

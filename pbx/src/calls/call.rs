@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 /// RFC 3261 §17.1.1.1 timer defaults, used for the TU's 2xx retransmissions (§13.3.1.4).
@@ -41,7 +41,12 @@ pub(crate) enum CallEvent {
     /// The caller CANCELled the INVITE (the driver already answered 487).
     CallerCancelled,
     /// A response (or failure) for the INVITE of fork `index` of the B leg.
-    Fork { index: usize, event: ClientEvent },
+    /// `sent` is the INVITE as last sent when a trunk challenge made us re-send it.
+    Fork {
+        index: usize,
+        event: ClientEvent,
+        sent: Option<Box<Request>>,
+    },
     /// A response (or failure) for in-dialog request `id` we relayed.
     Reply { id: u64, event: ClientEvent },
     /// No ACK came for the 2xx we sent on `leg` for CSeq `cseq` within 64*T1.
@@ -55,7 +60,8 @@ pub(crate) enum CallEvent {
 struct Fork {
     invite: Request,
     dest: Destination,
-    tx: Option<TxId>,
+    /// Tells the fork's task to CANCEL its INVITE.
+    cancel: Option<oneshot::Sender<()>>,
     /// Final non-2xx status and reason, once it failed.
     failed: Option<(u16, String)>,
     /// SDP for the caller built from this fork's early media, reused if its 2xx has none.
@@ -92,6 +98,8 @@ pub(crate) struct CallSetup {
     /// Callee address of record: To of the B leg.
     pub(crate) b_to: NameAddr,
     pub(crate) targets: Vec<Target>,
+    /// The trunk channel a call out holds until it ends.
+    pub(crate) channel: Option<crate::trunk::ChannelGuard>,
     pub(crate) media: CallMedia,
     pub(crate) recorder: CallRecorder,
     pub(crate) events_tx: mpsc::UnboundedSender<CallEvent>,
@@ -112,6 +120,7 @@ struct Call {
     b_from: NameAddr,
     b_to: NameAddr,
     forks: Vec<Fork>,
+    _channel: Option<crate::trunk::ChannelGuard>,
     winner: Option<usize>,
     /// The ACK for the winning 2xx, resent for each retransmission of it (§13.2.2.4).
     b_ack: Option<(Request, Destination)>,
@@ -151,6 +160,7 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         b_from,
         b_to,
         targets,
+        channel,
         media,
         recorder,
         events_tx,
@@ -179,6 +189,7 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         b_from,
         b_to,
         forks: Vec::new(),
+        _channel: channel,
         winner: None,
         b_ack: None,
         a: None,
@@ -271,7 +282,8 @@ impl Call {
                             self.respond_a(response_for(&self.a_req, 480, &self.a_tag));
                             return Err(Self::end(CallDisposition::Failed, 480, "Temporarily Unavailable"));
                         }
-                        CallEvent::Fork { index, event } => {
+                        CallEvent::Fork { index, event, sent } => {
+                            self.note_sent(index, sent);
                             if let Some(done) = self.on_fork_event(index, event).await {
                                 return done;
                             }
@@ -306,63 +318,101 @@ impl Call {
 
     async fn start_fork(&mut self, target: Target, offer: Option<Vec<u8>>) {
         let index = self.forks.len();
-        let local =
-            super::sip::local_addr(&self.driver, &target.destination, None).unwrap_or(self.a_local);
-        let kind = target.destination.kind;
-        let mut inv = Request::new(Method::Invite, target.uri.clone());
+        let dest = target.destination();
+        let local = super::sip::local_addr(&self.driver, &dest, None).unwrap_or(self.a_local);
+        let kind = dest.kind;
         let max_forwards = self
             .a_req
             .headers
             .max_forwards()
             .unwrap_or(70)
             .saturating_sub(1);
-        let mut from = self.b_from.clone();
-        from.set_tag(SipStr::from(self.b_tag.clone()));
-        {
-            let h = &mut inv.headers;
-            h.push(Header::Via(vec![our_via(kind, local)]));
-            h.push(Header::MaxForwards(max_forwards));
-            h.push(Header::From(from));
-            h.push(Header::To(self.b_to.clone()));
-            h.push(Header::CallId(SipStr::from(self.b_call_id.clone())));
-            h.push(Header::CSeq(CSeq {
-                seq: 1,
-                method: Method::Invite,
-            }));
-            set_contact(h, &our_contact(kind, local));
-            h.push(Header::Other(
-                HeaderName::Allow,
-                SipStr::from(crate::app::ALLOW),
-            ));
-        }
+        let (inv, credentials) = match &target {
+            Target::Contact { uri, .. } => {
+                let mut inv = Request::new(Method::Invite, uri.clone());
+                let mut from = self.b_from.clone();
+                from.set_tag(SipStr::from(self.b_tag.clone()));
+                let h = &mut inv.headers;
+                h.push(Header::Via(vec![our_via(kind, local)]));
+                h.push(Header::MaxForwards(max_forwards));
+                h.push(Header::From(from));
+                h.push(Header::To(self.b_to.clone()));
+                h.push(Header::CallId(SipStr::from(self.b_call_id.clone())));
+                h.push(Header::CSeq(CSeq {
+                    seq: 1,
+                    method: Method::Invite,
+                }));
+                set_contact(h, &our_contact(kind, local));
+                (inv, None)
+            }
+            Target::Trunk(t) => {
+                let mut inv = t.request(
+                    Method::Invite,
+                    &self.b_call_id,
+                    &self.b_tag,
+                    1,
+                    "sentral",
+                    None,
+                );
+                inv.headers.set(Header::MaxForwards(max_forwards));
+                (inv, t.credentials.clone())
+            }
+        };
+        let mut inv = inv;
+        inv.headers.push(Header::Other(
+            HeaderName::Allow,
+            SipStr::from(crate::app::ALLOW),
+        ));
         if let Some(sdp) = offer {
             set_sdp_body(&mut inv.headers, &mut inv.body, sdp);
         }
+        let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
         let mut fork = Fork {
             invite: inv.clone(),
-            dest: target.destination,
-            tx: None,
+            dest,
+            cancel: Some(cancel_tx),
             failed: None,
             early_sdp_for_a: None,
         };
-        match self.driver.send_request(inv, target.destination).await {
-            Ok(mut ct) => {
-                fork.tx = Some(ct.tx);
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = ct.next().await {
-                        if tx.send(CallEvent::Fork { index, event }).is_err() {
-                            break;
-                        }
+        let events = self.tx.clone();
+        let sent = match &target {
+            Target::Contact { .. } => match self.driver.send_request(inv, dest).await {
+                Ok(ct) => {
+                    tokio::spawn(forward_plain(ct, index, cancel_rx, events));
+                    true
+                }
+                Err(e) => {
+                    tracing::debug!(call = self.id, error = %e, "fork not sent");
+                    false
+                }
+            },
+            Target::Trunk(_) => {
+                match crate::trunk::send_with_auth(&self.driver, inv, dest, credentials).await {
+                    Ok(at) => {
+                        tokio::spawn(forward_authed(at, index, cancel_rx, events));
+                        true
                     }
-                });
+                    Err(e) => {
+                        tracing::debug!(call = self.id, error = %e, "trunk INVITE not sent");
+                        false
+                    }
+                }
             }
-            Err(e) => {
-                tracing::debug!(call = self.id, error = %e, "fork not sent");
-                fork.failed = Some((503, "Service Unavailable".into()));
-            }
+        };
+        if !sent {
+            fork.failed = Some((503, "Service Unavailable".into()));
         }
         self.forks.push(fork);
+    }
+
+    /// A trunk fork re-sent its INVITE with credentials: dialogs and ACKs are built
+    /// from the request as last sent (its CSeq).
+    fn note_sent(&mut self, index: usize, sent: Option<Box<Request>>) {
+        if let Some(req) = sent
+            && let Some(f) = self.forks.get_mut(index)
+        {
+            f.invite = *req;
+        }
     }
 
     /// CANCELs every fork still ringing except `keep` (§9.1; §16.7 step 10 for forks
@@ -372,8 +422,8 @@ impl Call {
             if Some(i) == keep || f.failed.is_some() {
                 continue;
             }
-            if let Some(tx) = f.tx {
-                self.driver.cancel(tx);
+            if let Some(cancel) = f.cancel.take() {
+                let _ = cancel.send(());
             }
             f.failed = Some((487, "Request Terminated".into()));
         }
@@ -656,7 +706,10 @@ impl Call {
                                 return self.hang_up_both("no ACK").await;
                             }
                         }
-                        CallEvent::Fork { index, event } => self.late_fork_event(index, event).await,
+                        CallEvent::Fork { index, event, sent } => {
+                            self.note_sent(index, sent);
+                            self.late_fork_event(index, event).await;
+                        }
                         CallEvent::Reply { id, event } => {
                             if let Some(end) = self.on_reply(id, event).await {
                                 return end;
@@ -991,4 +1044,57 @@ async fn send_and_forget(driver: &DriverHandle, req: Request, dest: Destination)
 #[derive(Debug, Clone)]
 pub(crate) struct CallHandle {
     pub(crate) events: mpsc::UnboundedSender<CallEvent>,
+}
+
+/// Passes a fork's transaction events to the call; CANCELs when told to (§9.1).
+async fn forward_plain(
+    mut ct: sip_core::driver::ClientTransaction,
+    index: usize,
+    mut cancel: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<CallEvent>,
+) {
+    let mut cancelled = false;
+    loop {
+        tokio::select! {
+            c = &mut cancel, if !cancelled => {
+                cancelled = true;
+                if c.is_ok() {
+                    ct.cancel();
+                }
+            }
+            ev = ct.next() => {
+                let Some(event) = ev else { return };
+                if events.send(CallEvent::Fork { index, event, sent: None }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The same for a trunk fork, whose INVITE may be re-sent once with credentials.
+async fn forward_authed(
+    mut at: crate::trunk::AuthedTransaction,
+    index: usize,
+    mut cancel: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<CallEvent>,
+) {
+    let mut cancelled = false;
+    loop {
+        tokio::select! {
+            c = &mut cancel, if !cancelled => {
+                cancelled = true;
+                if c.is_ok() {
+                    at.cancel();
+                }
+            }
+            ev = at.next() => {
+                let Some(event) = ev else { return };
+                let sent = at.retried().then(|| Box::new(at.request().clone()));
+                if events.send(CallEvent::Fork { index, event, sent }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }

@@ -143,17 +143,17 @@ impl Calls {
 /// A new INVITE (no To tag): authenticate, route, and run the call.
 pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
     let snap = ctx.directory.snapshot();
-    let caller = match services::authenticate(&ctx, &req, &snap) {
+    let a_tag = sip::token();
+    let Some(dialled) = sip::uri_user(&req.request.uri) else {
+        req.respond(sip::response_for(&req.request, 404, &a_tag));
+        return;
+    };
+    let caller = match services::authenticate(&ctx, &req, &dialled, &snap) {
         Ok(c) => c,
         Err(resp) => {
             req.respond(resp);
             return;
         }
-    };
-    let a_tag = sip::token();
-    let Some(dialled) = sip::uri_user(&req.request.uri) else {
-        req.respond(sip::response_for(&req.request, 404, &a_tag));
-        return;
     };
     let from_user = req
         .request
@@ -162,27 +162,25 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
         .and_then(|f| sip::uri_user(&f.uri));
     let caller_number = services::caller_number(&caller, from_user.as_deref());
     let caller_ext = services::caller_extension(&caller).map(|e| (**e).clone());
-    let trunk_name = match &caller {
+    let caller_trunk = match &caller {
         Caller::Trunk(t) => Some(t.name.clone()),
-        Caller::Extension(_) => None,
+        _ => None,
     };
     let destined = services::route(&ctx, &caller, &dialled, &snap);
     let id = ctx.calls.next_id();
-    let callee = match destined {
-        Destined::Extension(e) => e,
+    let mut start = CallStart {
+        direction: match &caller {
+            Caller::Trunk(_) => CallDirection::Inbound,
+            _ => CallDirection::Outbound,
+        },
+        caller_extension: caller_ext.clone(),
+        caller_number: caller_number.clone(),
+        callee_extension: None,
+        callee_number: dialled.clone(),
+        trunk: caller_trunk,
+    };
+    let (targets, channel) = match destined {
         Destined::Deny { status, reason } => {
-            let direction = match &caller {
-                Caller::Trunk(_) => CallDirection::Inbound,
-                Caller::Extension(_) => CallDirection::Outbound,
-            };
-            let start = CallStart {
-                direction,
-                caller_extension: caller_ext,
-                caller_number,
-                callee_extension: None,
-                callee_number: dialled,
-                trunk: trunk_name,
-            };
             let mut rec = CallRecorder::start(&ctx, id, &start).await;
             let mut resp = sip::response_for(&req.request, status, &a_tag);
             if !reason.is_empty() {
@@ -198,45 +196,56 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
             rec.complete(&ctx, end(disposition, status, &reason)).await;
             return;
         }
-        Destined::Emergency { number } | Destined::Trunk { number, .. } => {
-            // Calls through a trunk are not wired into the B2BUA yet: say so honestly.
-            let direction = if ctx.config.emergency_numbers.contains(&number) {
-                CallDirection::Emergency
-            } else {
-                CallDirection::Outbound
+        Destined::Extension(callee) => {
+            start.direction = match &caller {
+                Caller::Extension(e) => internal_direction(e, &callee),
+                _ => CallDirection::Inbound,
             };
-            let start = CallStart {
-                direction,
-                caller_extension: caller_ext,
-                caller_number,
-                callee_extension: None,
-                callee_number: number,
-                trunk: trunk_name,
-            };
+            start.callee_extension = Some((*callee).clone());
+            start.callee_number = callee.number.clone();
+            (services::contacts(&ctx, &callee.number), None)
+        }
+        Destined::Emergency { number } | Destined::Trunk { number, .. }
+            if matches!(caller, Caller::Trunk(_)) =>
+        {
+            // Provider to provider would make Sentral a toll-free relay: refuse.
+            let _ = number;
             let mut rec = CallRecorder::start(&ctx, id, &start).await;
-            req.respond(sip::response_for(&req.request, 503, &a_tag));
+            req.respond(sip::response_for(&req.request, 403, &a_tag));
             rec.complete(
                 &ctx,
-                end(CallDisposition::Failed, 503, "Service Unavailable"),
+                end(CallDisposition::RejectedByPolicy, 403, "Forbidden"),
             )
             .await;
             return;
         }
-    };
-    let direction = match &caller {
-        Caller::Extension(e) => internal_direction(e, &callee),
-        Caller::Trunk(_) => CallDirection::Inbound,
-    };
-    let start = CallStart {
-        direction,
-        caller_extension: caller_ext.clone(),
-        caller_number: caller_number.clone(),
-        callee_extension: Some((*callee).clone()),
-        callee_number: callee.number.clone(),
-        trunk: trunk_name,
+        Destined::Emergency { number } => {
+            start.direction = CallDirection::Emergency;
+            start.callee_number = number.clone();
+            match services::outbound(&ctx, &caller, None, &number, true, &snap).await {
+                Ok((t, guard, trunk)) => {
+                    start.trunk = Some(trunk.name.clone());
+                    (vec![t], Some(guard))
+                }
+                Err(r) => {
+                    refuse(&ctx, id, &start, &req, &a_tag, r.status, r.reason).await;
+                    return;
+                }
+            }
+        }
+        Destined::Trunk { trunk, number } => {
+            start.callee_number = number.clone();
+            start.trunk = Some(trunk.name.clone());
+            match services::outbound(&ctx, &caller, Some(trunk), &number, false, &snap).await {
+                Ok((t, guard, _)) => (vec![t], Some(guard)),
+                Err(r) => {
+                    refuse(&ctx, id, &start, &req, &a_tag, r.status, r.reason).await;
+                    return;
+                }
+            }
+        }
     };
     let mut recorder = CallRecorder::start(&ctx, id, &start).await;
-    let targets = services::contacts(&ctx, &callee.number);
     if targets.is_empty() {
         req.respond(sip::response_for(&req.request, 480, &a_tag));
         recorder
@@ -286,7 +295,7 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
     if let Some(d) = display {
         b_from.display_name = Some(SipStr::from(quoted(&d)));
     }
-    let b_to = NameAddr::new(sip::sip_uri(&callee.number, &host));
+    let b_to = NameAddr::new(sip::sip_uri(&start.callee_number, &host));
     let b_call_id = sip::token();
     let b_tag = sip::token();
     let a_call_id = req
@@ -303,7 +312,7 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
         info: ActiveCall {
             id,
             caller: caller_number,
-            callee: callee.number.clone(),
+            callee: start.callee_number.clone(),
             started_at: recorder.started_at,
         },
         dialogs: vec![
@@ -322,12 +331,31 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
         b_from,
         b_to,
         targets,
+        channel,
         media,
         recorder,
         events_tx,
         events,
     };
     call::run(ctx, setup).await;
+}
+
+/// A call refused before any B leg: answer the caller and write a failed record.
+async fn refuse(
+    ctx: &PbxContext,
+    id: u64,
+    start: &CallStart,
+    req: &ServerRequest,
+    a_tag: &str,
+    status: u16,
+    reason: &str,
+) {
+    let mut rec = CallRecorder::start(ctx, id, start).await;
+    let mut resp = sip::response_for(&req.request, status, a_tag);
+    resp.reason = SipStr::from(reason.to_string());
+    req.respond(resp);
+    rec.complete(ctx, end(CallDisposition::Failed, status, reason))
+        .await;
 }
 
 fn end(disposition: CallDisposition, code: u16, reason: &str) -> CallEnd {

@@ -2,7 +2,10 @@
 //! in one place so the call logic reads the same whatever their exact signatures.
 
 use crate::context::PbxContext;
+use crate::dial_plan::{CallerInfo, Route};
 use crate::directory::Snapshot;
+use crate::security::{AuthOutcome, EmergencyCaller};
+use crate::trunk::{ChannelGuard, OutboundTarget};
 use sip_core::auth::ChallengeKind;
 use sip_core::driver::ServerRequest;
 use sip_core::message::{Response, Uri};
@@ -15,6 +18,9 @@ use store::{Extension, Trunk};
 pub(crate) enum Caller {
     Extension(Arc<Extension>),
     Trunk(Arc<Trunk>),
+    /// An emergency call whose caller could not be identified: it goes out anyway with
+    /// the site/main number (the security gate never blocks 112).
+    Unknown,
 }
 
 /// Where the dial plan sends a call.
@@ -26,36 +32,65 @@ pub(crate) enum Destined {
     Deny { status: u16, reason: String },
 }
 
-/// One registered contact of an extension.
+/// Where one fork of the B leg goes.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) uri: Uri,
-    pub(crate) destination: Destination,
+pub(crate) enum Target {
+    /// A registered contact of an extension.
+    Contact { uri: Uri, destination: Destination },
+    /// A provider, through a trunk (digest retry handled by `trunk::send_with_auth`).
+    Trunk(Box<OutboundTarget>),
+}
+
+impl Target {
+    pub(crate) fn destination(&self) -> Destination {
+        match self {
+            Target::Contact { destination, .. } => *destination,
+            Target::Trunk(t) => t.destination,
+        }
+    }
 }
 
 /// Digest-authenticates an INVITE (407, RFC 3261 §22.3) or recognises a trunk by its
 /// source address. `Err` carries the response to send (challenge, 403 lockout, 400).
+/// An emergency number goes through the emergency gate: never refused for a lockout or
+/// bad credentials.
 pub(crate) fn authenticate(
     ctx: &PbxContext,
     req: &ServerRequest,
+    dialled: &str,
     snap: &Snapshot,
 ) -> Result<Caller, Response> {
+    if ctx.trunks.dial_plan().emergency_number(dialled).is_some() {
+        return match ctx
+            .security
+            .authenticate_emergency(req, ChallengeKind::Proxy, snap)
+        {
+            EmergencyCaller::Extension(e) => Ok(Caller::Extension(e)),
+            EmergencyCaller::Trunk(t) => Ok(Caller::Trunk(t)),
+            EmergencyCaller::Unknown => Ok(Caller::Unknown),
+            EmergencyCaller::Respond(r) => Err(r),
+        };
+    }
     match ctx.security.authenticate(req, ChallengeKind::Proxy, snap) {
-        crate::security::AuthOutcome::Extension(e) => Ok(Caller::Extension(e)),
-        crate::security::AuthOutcome::Trunk(t) => Ok(Caller::Trunk(t)),
-        crate::security::AuthOutcome::Respond(r) => Err(r),
+        AuthOutcome::Extension(e) => Ok(Caller::Extension(e)),
+        AuthOutcome::Trunk(t) => Ok(Caller::Trunk(t)),
+        AuthOutcome::Respond(r) => Err(r),
+    }
+}
+
+fn caller_info(caller: &Caller) -> CallerInfo {
+    match caller {
+        Caller::Extension(e) => CallerInfo::extension(e.clone()),
+        Caller::Trunk(_) | Caller::Unknown => CallerInfo::unknown(),
     }
 }
 
 /// Routes `dialled` for `caller`.
 pub(crate) fn route(ctx: &PbxContext, caller: &Caller, dialled: &str, snap: &Snapshot) -> Destined {
-    use crate::dial_plan::Route;
+    let plan = ctx.trunks.dial_plan();
     let route = match caller {
-        Caller::Extension(e) => {
-            let info = crate::dial_plan::CallerInfo::extension(e.clone());
-            ctx.trunks.dial_plan().route(&info, dialled, snap)
-        }
-        Caller::Trunk(_) => ctx.trunks.dial_plan().route_inbound(dialled, snap),
+        Caller::Trunk(_) => plan.route_inbound(dialled, snap),
+        _ => plan.route(&caller_info(caller), dialled, snap),
     };
     match route {
         Route::Extension(e) => Destined::Extension(e),
@@ -70,18 +105,75 @@ pub(crate) fn contacts(ctx: &PbxContext, number: &str) -> Vec<Target> {
     ctx.registrar
         .contacts_for(number)
         .into_iter()
-        .map(|b| Target {
+        .map(|b| Target::Contact {
             uri: b.contact,
             destination: b.destination,
         })
         .collect()
 }
 
-/// The caller's own number as the dial plan and records see it.
+/// Why a call cannot go out through a trunk: status for the caller and the record.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) reason: &'static str,
+}
+
+/// The B-leg target of a call out through `trunk` (or the emergency trunk), with the
+/// channel it occupies.
+pub(crate) async fn outbound(
+    ctx: &PbxContext,
+    caller: &Caller,
+    trunk: Option<Arc<Trunk>>,
+    number: &str,
+    emergency: bool,
+    snap: &Snapshot,
+) -> Result<(Target, ChannelGuard, Arc<Trunk>), Refusal> {
+    let plan = ctx.trunks.dial_plan();
+    let info = caller_info(caller);
+    let trunk = match trunk.or_else(|| plan.emergency_trunk(&info, snap)) {
+        Some(t) => t,
+        None => {
+            return Err(Refusal {
+                status: 503,
+                reason: "No trunk available",
+            });
+        }
+    };
+    let Some(guard) = ctx.trunks.try_acquire_channel(&trunk, emergency) else {
+        return Err(Refusal {
+            status: 503,
+            reason: "Trunk channels busy",
+        });
+    };
+    let Some(driver) = ctx.driver() else {
+        return Err(Refusal {
+            status: 503,
+            reason: "Service Unavailable",
+        });
+    };
+    let identity = plan.identity(&info, emergency, snap);
+    match ctx
+        .trunks
+        .outbound_target(driver, &trunk, number, &identity)
+        .await
+    {
+        Ok(t) => Ok((Target::Trunk(Box::new(t)), guard, trunk)),
+        Err(e) => {
+            tracing::warn!(trunk = %trunk.name, error = %e, "trunk unreachable");
+            Err(Refusal {
+                status: 503,
+                reason: "Trunk unreachable",
+            })
+        }
+    }
+}
+
+/// The caller's own number as the records see it.
 pub(crate) fn caller_number(caller: &Caller, from_user: Option<&str>) -> String {
     match caller {
         Caller::Extension(e) => e.number.clone(),
-        Caller::Trunk(_) => from_user.unwrap_or("anonymous").to_string(),
+        Caller::Trunk(_) | Caller::Unknown => from_user.unwrap_or("anonymous").to_string(),
     }
 }
 
@@ -89,6 +181,6 @@ pub(crate) fn caller_number(caller: &Caller, from_user: Option<&str>) -> String 
 pub(crate) fn caller_extension(caller: &Caller) -> Option<&Arc<Extension>> {
     match caller {
         Caller::Extension(e) => Some(e),
-        Caller::Trunk(_) => None,
+        Caller::Trunk(_) | Caller::Unknown => None,
     }
 }
