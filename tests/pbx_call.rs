@@ -454,3 +454,32 @@ async fn outbound_and_emergency_calls_go_through_the_trunk() {
         pbx.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_pass_through_with_their_directions() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let caller = Phone::new("1001");
+        let callee = Phone::new("1002");
+        register(&pbx, callee).await;
+        let (uac, uas) = call(
+            &pbx,
+            caller,
+            "calls/caller_hold.xml",
+            Some((callee, "calls/callee_held.xml")),
+            "1002",
+        )
+        .await;
+        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
+        let uas = uas.expect("callee ran");
+        assert!(uas.ok, "{backend:?}: callee: {}", uas.report);
+        let r = last_record(&pbx).await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert!(r.caller_leg.is_some_and(|l| l.packets > 20), "{r:?}");
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
