@@ -316,7 +316,7 @@ fn parse_sip_uri(src: Src<'_>, s: &str, secure: bool) -> Option<SipUri> {
                 Some(p) => {
                     // password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
                     if !p
-                        .split(|c| matches!(c, '&' | '=' | '+' | '$' | ','))
+                        .split(['&', '=', '+', '$', ','])
                         .all(|part| is_escaped_run(part, UNRESERVED))
                     {
                         return None;
@@ -587,9 +587,7 @@ pub(crate) fn parse_name_addr(src: Src<'_>, s: &str) -> Option<NameAddr> {
             })
         }
         None => {
-            let end = s
-                .find(|c: char| c == ';' || c == ' ' || c == '\t')
-                .unwrap_or(s.len());
+            let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
             let uri_str = s.get(..end)?;
             if uri_str.contains(['?', ',']) {
                 return None;

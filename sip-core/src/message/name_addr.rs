@@ -36,6 +36,9 @@ impl NameAddr {
 }
 
 /// One Contact header value: `*` (only in a REGISTER removing all bindings) or an address.
+// `Star` is rare and other crates match on `Addr(NameAddr)` directly, so the address is not
+// boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Contact {
     Star,

@@ -566,8 +566,10 @@ mod tests {
 
     #[test]
     fn max_forwards_zero() {
-        let mut p = Policy::default();
-        p.local_domains = vec![SipStr::from("example.com")];
+        let p = Policy {
+            local_domains: vec![SipStr::from("example.com")],
+            ..Policy::default()
+        };
         let zero = BASE.replace("Max-Forwards: 70", "Max-Forwards: 0");
         assert_eq!(validate_request(&req(&zero), &p), Ok(()));
         let elsewhere = zero.replace(
