@@ -71,7 +71,7 @@ impl<'a> RtpBuilder<'a> {
 
     /// Sets a header extension; `data` must be whole 32-bit words (RFC 3550 §5.3.1).
     pub fn extension(mut self, profile: u16, data: &'a [u8]) -> Result<Self, RtpError> {
-        if !data.len().is_multiple_of(4) || data.len() > 0xFFFF {
+        if data.len() & 3 != 0 || data.len() > 0xFFFF {
             return Err(RtpError::InvalidExtension(data.len()));
         }
         self.extension = Some((profile, data));

@@ -63,7 +63,7 @@ pub(crate) fn socket_index(leg: LegId, channel: Channel) -> usize {
 
 fn leg_channel(index: usize) -> (LegId, Channel) {
     let leg = if index < 2 { LegId::A } else { LegId::B };
-    let channel = if index.is_multiple_of(2) {
+    let channel = if index & 1 == 0 {
         Channel::Rtp
     } else {
         Channel::Rtcp
@@ -181,9 +181,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(h) = handle
-            && h.join().is_err()
-        {
+        if handle.is_some_and(|h| h.join().is_err()) {
             tracing::error!("RTP relay worker panicked");
         }
     }
@@ -235,9 +233,7 @@ impl Slab {
     }
 
     fn remove(&mut self, epfd: RawFd, slot: usize) {
-        if let Some(entry) = self.slots.get_mut(slot)
-            && let Some(s) = entry.take()
-        {
+        if let Some(s) = self.slots.get_mut(slot).and_then(Option::take) {
             for sock in &s.sockets {
                 epoll_del(epfd, sock.as_raw_fd());
             }
