@@ -1,0 +1,205 @@
+//! SIPp phones for the call tests (included by tests/pbx_call*.rs with `#[path]`): free
+//! ports, SIPp runs bounded by `-timeout`, registration, a caller/callee pair, records.
+#![allow(dead_code)]
+
+use crate::support::pbx::{TestPbx, password};
+use crate::support::sipp::{scenario, sipp_available};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use store::{CallFilter, StoredCallRecord};
+
+/// Every SIPp run is bounded by this (`-timeout`), so nothing hangs.
+pub const SIPP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A SIPp phone: its extension, SIP port and RTP port.
+#[derive(Clone, Copy, Debug)]
+pub struct Phone {
+    pub number: &'static str,
+    pub sip_port: u16,
+    pub media_port: u16,
+}
+
+/// A free UDP port (even, with the next three free too: RTP, RTCP, video RTP/RTCP), above the test
+/// relay's range (30000-39999) so a phone never takes a port the relay is about to use.
+pub fn free_port_pair() -> u16 {
+    for _ in 0..2000 {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let p = s.local_addr().expect("addr").port();
+        if p % 2 == 0 && p >= 40000 && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+impl Phone {
+    pub fn new(number: &'static str) -> Phone {
+        let sip_port = free_port_pair();
+        let mut media_port = free_port_pair();
+        while media_port == sip_port {
+            media_port = free_port_pair();
+        }
+        Phone {
+            number,
+            sip_port,
+            media_port,
+        }
+    }
+}
+
+pub struct Sipp {
+    pub child: Child,
+    dir: tempfile::TempDir,
+    what: String,
+}
+
+pub struct SippOutcome {
+    pub ok: bool,
+    pub report: String,
+}
+
+/// Starts SIPp as `phone` running `scenario` against the PBX. `service` is the
+/// Request-URI user (the callee when calling).
+pub fn spawn_sipp(pbx: SocketAddr, scenario_rel: &str, phone: Phone, service: &str) -> Sipp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err_file = dir.path().join("errors.log");
+    let path = scenario(scenario_rel);
+    let child = Command::new("sipp")
+        .current_dir(dir.path())
+        .arg(pbx.to_string())
+        .args(["-sf", &path.to_string_lossy()])
+        .args(["-t", "u1", "-i", "127.0.0.1"])
+        .args(["-p", &phone.sip_port.to_string()])
+        .args(["-mp", &phone.media_port.to_string()])
+        .args(["-m", "1"])
+        .args(["-timeout", &format!("{}s", SIPP_TIMEOUT.as_secs())])
+        .args(["-timeout_error", "-nostdin", "-trace_err"])
+        .args(["-error_file", &err_file.to_string_lossy()])
+        .args(["-s", service])
+        .args(["-au", phone.number, "-ap", password(phone.number)])
+        .args(["-key", "caller", phone.number])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp runs (scripts/test installs sip-tester)");
+    Sipp {
+        child,
+        dir,
+        what: format!("{} as {}", scenario_rel, phone.number),
+    }
+}
+
+pub fn wait_sipp(s: Sipp) -> SippOutcome {
+    let out = s.child.wait_with_output().expect("sipp output");
+    let errors = std::fs::read_to_string(s.dir.path().join("errors.log")).unwrap_or_default();
+    SippOutcome {
+        ok: out.status.code() == Some(0),
+        report: format!(
+            "{} exited {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- errors\n{}",
+            s.what,
+            out.status.code(),
+            tail(&String::from_utf8_lossy(&out.stdout)),
+            String::from_utf8_lossy(&out.stderr),
+            errors
+        ),
+    }
+}
+
+pub fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+pub async fn run_sipp(
+    pbx: SocketAddr,
+    scenario_rel: &'static str,
+    phone: Phone,
+    service: &'static str,
+) -> SippOutcome {
+    tokio::task::spawn_blocking(move || wait_sipp(spawn_sipp(pbx, scenario_rel, phone, service)))
+        .await
+        .expect("sipp task")
+}
+
+pub async fn register(pbx: &TestPbx, phone: Phone) {
+    let out = run_sipp(pbx.udp, "calls/register.xml", phone, phone.number).await;
+    assert!(
+        out.ok,
+        "{:?}: register {}: {}",
+        pbx.backend, phone.number, out.report
+    );
+}
+
+/// Runs the callee's scenario in the background and the caller's in the foreground.
+pub async fn call(
+    pbx: &TestPbx,
+    caller: Phone,
+    caller_scenario: &'static str,
+    callee: Option<(Phone, &'static str)>,
+    dialled: &'static str,
+) -> (SippOutcome, Option<SippOutcome>) {
+    let uas = callee.map(|(phone, sc)| {
+        let target = pbx.udp;
+        tokio::task::spawn_blocking(move || wait_sipp(spawn_sipp(target, sc, phone, phone.number)))
+    });
+    // Let the callee's SIPp bind its port before the INVITE comes.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let uac = run_sipp(pbx.udp, caller_scenario, caller, dialled).await;
+    let uas = match uas {
+        Some(h) => Some(h.await.expect("callee task")),
+        None => None,
+    };
+    (uac, uas)
+}
+
+/// The newest call record once it is complete.
+pub async fn last_record(pbx: &TestPbx) -> StoredCallRecord {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recs = pbx
+            .store
+            .call_records(&CallFilter {
+                limit: Some(1),
+                ..CallFilter::default()
+            })
+            .await
+            .expect("records");
+        if let Some(r) = recs.into_iter().next()
+            && r.ended_at.is_some()
+        {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}: no completed call record",
+            pbx.backend
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn wait_idle(pbx: &TestPbx) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pbx.server.ctx.calls.count() > 0 || pbx.server.ctx.relay.stats().sessions > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}: calls or media sessions left over",
+            pbx.backend
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn skip() -> bool {
+    if !sipp_available() {
+        eprintln!("sipp not installed: skipped (scripts/test installs sip-tester)");
+        return true;
+    }
+    !Path::new("/usr/share/sip-tester/g711a.pcap").exists() && {
+        eprintln!("sip-tester pcap files missing: skipped");
+        true
+    }
+}
