@@ -336,7 +336,7 @@ struct Update {
 /// docs for the steps).
 pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response {
     if let Err(resp) = check_register_to(req) {
-        return reply_from(*resp, req);
+        return with_tag(*resp);
     }
     let snap = ctx.directory.snapshot();
     let ext = match ctx
@@ -604,7 +604,7 @@ fn ok_response(req: &Request, bindings: &[Binding], now: DateTime<Utc>) -> Respo
 }
 
 /// A stateless response from sip-core's checks, with our To tag.
-fn reply_from(mut resp: Response, _req: &Request) -> Response {
+fn with_tag(mut resp: Response) -> Response {
     if let Some(to) = resp.headers.to_mut() {
         if to.tag().is_none() {
             to.set_tag(format!("{:016x}", rand::random::<u64>()));
