@@ -407,8 +407,9 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
             .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
             .or(header_expires)
             .unwrap_or(cfg.default_expires);
-        if asked > 0 && asked < cfg.min_expires {
-            // RFC 3261 §10.3 step 7: the whole request fails, with the minimum.
+        if asked > 0 && asked < 3600 && asked < cfg.min_expires {
+            // RFC 3261 §10.3 step 7: only an interval above zero, under an hour and under
+            // our minimum may be refused; the whole request fails, with the minimum.
             let mut r = reply(req, 423, None);
             r.headers.push(Header::MinExpires(cfg.min_expires));
             return r;
