@@ -415,3 +415,33 @@ async fn trunk_traffic_only_from_its_sources() {
     ));
     pbx.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_nonces_are_not_failures() {
+    let mut c = PbxConfig::default();
+    c.lockout.max_failures = 2;
+    let pbx = start_pbx(support::pbx::Backend::Sqlite, c).await;
+    let ua = RawUa::new(pbx.udp).await;
+    // Another node's nonce (another secret): the right password with it is stale, not
+    // wrong (RFC 7616 §3.3), and must never lock the phone out.
+    let foreign = pbx::security::Security::new(&PbxConfig::default()).expect("security");
+    let template = parse_request(&ua.text(&Req::register("1001", "stale", 1)));
+    let challenge = foreign.challenge(&template, ChallengeKind::Www, false);
+    for cseq in 2..7 {
+        let mut r = Req::register("1001", "stale", cseq);
+        ua.authorize(&mut r, &challenge, "1001", password("1001"));
+        let resp = ua.exchange(&r).await.expect("answer");
+        assert_eq!(resp.status.0, 401, "stale nonce: challenged again");
+        let stale = resp
+            .headers
+            .raw(&HeaderName::WwwAuthenticate)
+            .all(|v| Challenge::parse(v.as_str()).is_ok_and(|c| c.stale));
+        assert!(stale, "with stale=true");
+    }
+    assert!(pbx.server.ctx.security.bans().is_empty());
+    let ok = ua
+        .register_with("1001", password("1001"), "fresh", Some(120), None)
+        .await;
+    assert_eq!(ok.status.0, 200);
+    pbx.finish().await;
+}
