@@ -572,4 +572,60 @@ impl Store {
             )
             .collect())
     }
+
+    /// Adds every extension in one transaction: all or none (bulk CSV import). The first
+    /// failing row's error is returned with its index in `extensions`.
+    pub async fn import_extensions(
+        &self,
+        extensions: &[crate::NewExtension],
+    ) -> std::result::Result<usize, (usize, StoreError)> {
+        use crate::ids::DepartmentId;
+        use crate::sites::ensure_department;
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await
+                .map_err(|e| (0, StoreError::from(e)))?;
+            for (i, ext) in extensions.iter().enumerate() {
+                let step: Result<()> = async {
+                    let site: Option<(i64, Option<i64>)> =
+                        sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
+                            .bind(&ext.site)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((site_id, site_dept)) = site else {
+                        return Err(StoreError::not_found("site", &ext.site));
+                    };
+                    let dept = match &ext.department {
+                        Some(d) => Some(ensure_department!(tx, d.as_str()).0),
+                        None => site_dept,
+                    };
+                    sqlx::query(
+                        "INSERT INTO extensions (number, display_name, site_id, department_id, class_of_service, \
+                         premium_allowed, realm, ha1_md5, ha1_sha256, enabled) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&ext.number)
+                    .bind(&ext.display_name)
+                    .bind(site_id)
+                    .bind(dept)
+                    .bind(ext.class_of_service.as_str())
+                    .bind(ext.premium_allowed)
+                    .bind(&ext.credentials.realm)
+                    .bind(&ext.credentials.ha1_md5)
+                    .bind(&ext.credentials.ha1_sha256)
+                    .bind(ext.enabled)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_write_err(e, "extension", &ext.number, "site"))?;
+                    Ok(())
+                }
+                .await;
+                step.map_err(|e| (i, e))?;
+            }
+            crate::bump_config!(tx).map_err(|e| (0, StoreError::from(e)))?;
+            tx.commit().await.map_err(|e| (0, StoreError::from(e)))?;
+            Ok(extensions.len())
+        })
+    }
 }

@@ -1,0 +1,565 @@
+//! The JSON API under `/api/v1`: the same operations as the pages, for bearer tokens.
+//! Errors are `{"error": {"code", "message"}}` with stable codes (see
+//! [`crate::http::error::HttpError::code`]). [`OPERATIONS`] documents every route and
+//! becomes `/api/v1/openapi.json`; a test checks it against the route table.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::{ClassOfService, Credentials, DEFAULT_REALM, NewExtension};
+
+use crate::AppState;
+use crate::app::{Access, ROUTES};
+use crate::auth::Principal;
+use crate::http::audit;
+use crate::http::calls::{PAGE_SIZE, RecordQuery, select};
+use crate::http::error::{HttpError, HttpResult};
+use crate::http::extensions::{apply_import, parse_import};
+use crate::http::users::{TokenForm, new_token, revoke};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/sites", get(sites).post(create_site))
+        .route("/api/v1/sites/{code}", delete(delete_site))
+        .route("/api/v1/departments", get(departments))
+        .route("/api/v1/extensions", get(extensions).post(create_extension))
+        .route("/api/v1/extensions/import", post(import_extensions))
+        .route(
+            "/api/v1/extensions/{number}",
+            get(extension)
+                .patch(update_extension)
+                .delete(delete_extension),
+        )
+        .route("/api/v1/extensions/{number}/password", post(new_password))
+        .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/calls/live", get(live_calls))
+        .route("/api/v1/calls/live/{id}", delete(hang_up))
+        .route("/api/v1/calls", get(call_records))
+        .route("/api/v1/tokens", get(tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", delete(revoke_token))
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> HttpResult<T> {
+    b.map(|Json(v)| v)
+        .map_err(|e| HttpError::Invalid(e.body_text()))
+}
+
+async fn sites(State(state): State<AppState>) -> HttpResult<Json<Vec<store::Site>>> {
+    Ok(Json(state.store.sites().await?))
+}
+
+#[derive(Deserialize)]
+struct SiteBody {
+    code: String,
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    department: Option<String>,
+}
+
+async fn create_site(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    b: Result<Json<SiteBody>, JsonRejection>,
+) -> HttpResult<Response> {
+    let b = body(b)?;
+    let site = store::NewSite {
+        code: b.code,
+        name: b.name,
+        address: b.address,
+        department: b.department,
+    };
+    let id = state.store.add_site(&site).await?;
+    audit(&state, &p, "site.add", format!("site {}", site.code)).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "code": site.code })),
+    )
+        .into_response())
+}
+
+async fn delete_site(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(code): Path<String>,
+) -> HttpResult<StatusCode> {
+    state.store.remove_site(&code).await?;
+    audit(&state, &p, "site.remove", format!("site {code}")).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn departments(State(state): State<AppState>) -> HttpResult<Json<Vec<store::Department>>> {
+    Ok(Json(state.store.departments().await?))
+}
+
+fn ext_json(e: &store::Extension, registered: bool) -> Value {
+    json!({
+        "id": e.id, "number": e.number, "display_name": e.display_name, "site": e.site,
+        "department": e.department, "class_of_service": e.class_of_service, "premium_allowed": e.premium_allowed,
+        "enabled": e.enabled, "registered": registered,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+async fn extensions(
+    State(state): State<AppState>,
+    Query(s): Query<Search>,
+) -> HttpResult<Json<Vec<Value>>> {
+    let reg: std::collections::HashSet<String> = state
+        .live
+        .registrations()
+        .into_iter()
+        .map(|r| r.extension)
+        .collect();
+    let q = s.q.trim().to_lowercase();
+    Ok(Json(
+        state
+            .store
+            .extensions()
+            .await?
+            .iter()
+            .filter(|e| {
+                q.is_empty() || e.number.contains(&q) || e.display_name.to_lowercase().contains(&q)
+            })
+            .map(|e| ext_json(e, reg.contains(&e.number)))
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ExtBody {
+    number: String,
+    display_name: String,
+    site: String,
+    #[serde(default)]
+    department: Option<String>,
+    class_of_service: ClassOfService,
+    #[serde(default)]
+    premium_allowed: bool,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn create_extension(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    b: Result<Json<ExtBody>, JsonRejection>,
+) -> HttpResult<Response> {
+    let b = body(b)?;
+    let password = store::generate_password();
+    let ext = NewExtension {
+        credentials: Credentials::from_password(&b.number, DEFAULT_REALM, &password),
+        number: b.number,
+        display_name: b.display_name,
+        site: b.site,
+        department: b.department,
+        class_of_service: b.class_of_service,
+        premium_allowed: b.premium_allowed,
+        enabled: b.enabled,
+    };
+    state.store.add_extension(&ext).await?;
+    audit(
+        &state,
+        &p,
+        "extension.add",
+        format!(
+            "extension {} ({}) on site {}",
+            ext.number, ext.display_name, ext.site
+        ),
+    )
+    .await;
+    let stored = state
+        .store
+        .extension(&ext.number)
+        .await?
+        .ok_or(HttpError::Internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "extension": ext_json(&stored, false), "sip_password": password })),
+    )
+        .into_response())
+}
+
+async fn import_extensions(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    text: String,
+) -> HttpResult<Response> {
+    match parse_import(&state, &text).await? {
+        Err(lines) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": { "code": "import_failed", "message": "nothing imported", "lines": lines } })),
+        )
+            .into_response()),
+        Ok(items) => {
+            let done = apply_import(&state, &p, items).await?;
+            let list: Vec<Value> = done.iter().map(|(n, pw)| json!({ "number": n, "sip_password": pw })).collect();
+            Ok((StatusCode::CREATED, Json(json!({ "imported": list.len(), "extensions": list }))).into_response())
+        }
+    }
+}
+
+async fn find(state: &AppState, number: &str) -> HttpResult<store::Extension> {
+    state
+        .store
+        .extension(number)
+        .await?
+        .ok_or(HttpError::NotFound)
+}
+
+async fn extension(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> HttpResult<Json<Value>> {
+    let e = find(&state, &number).await?;
+    let reg = state
+        .live
+        .registrations()
+        .iter()
+        .any(|r| r.extension == e.number);
+    Ok(Json(ext_json(&e, reg)))
+}
+
+#[derive(Deserialize)]
+struct ExtPatch {
+    #[serde(default)]
+    class_of_service: Option<ClassOfService>,
+    #[serde(default)]
+    premium_allowed: Option<bool>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+async fn update_extension(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+    b: Result<Json<ExtPatch>, JsonRejection>,
+) -> HttpResult<Json<Value>> {
+    let b = body(b)?;
+    let e = find(&state, &number).await?;
+    if b.class_of_service.is_some() || b.premium_allowed.is_some() {
+        let class = b.class_of_service.unwrap_or(e.class_of_service);
+        let premium = b.premium_allowed.unwrap_or(e.premium_allowed);
+        state
+            .store
+            .set_extension_class(&number, class, premium)
+            .await?;
+        audit(
+            &state,
+            &p,
+            "extension.class",
+            format!("extension {number}: {} premium={premium}", class.as_str()),
+        )
+        .await;
+    }
+    if let Some(enabled) = b.enabled {
+        state.store.set_extension_enabled(&number, enabled).await?;
+        audit(
+            &state,
+            &p,
+            if enabled {
+                "extension.enable"
+            } else {
+                "extension.disable"
+            },
+            format!("extension {number}"),
+        )
+        .await;
+    }
+    let e = find(&state, &number).await?;
+    Ok(Json(ext_json(
+        &e,
+        state
+            .live
+            .registrations()
+            .iter()
+            .any(|r| r.extension == e.number),
+    )))
+}
+
+async fn delete_extension(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> HttpResult<StatusCode> {
+    state.store.remove_extension(&number).await?;
+    audit(
+        &state,
+        &p,
+        "extension.remove",
+        format!("extension {number}"),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn new_password(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> HttpResult<Json<Value>> {
+    find(&state, &number).await?;
+    let password = store::generate_password();
+    state
+        .store
+        .set_extension_credentials(
+            &number,
+            &Credentials::from_password(&number, DEFAULT_REALM, &password),
+        )
+        .await?;
+    audit(
+        &state,
+        &p,
+        "extension.password",
+        format!("extension {number}: new SIP password"),
+    )
+    .await;
+    Ok(Json(json!({ "number": number, "sip_password": password })))
+}
+
+/// Trunk settings; the secret never leaves the server, the user name only for admins.
+async fn trunks(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> HttpResult<Json<Vec<Value>>> {
+    let states = state.live.trunk_states();
+    Ok(Json(
+        state
+            .store
+            .trunks()
+            .await?
+            .iter()
+            .map(|t| {
+                json!({
+                    "name": t.name, "host": t.host, "port": t.port, "transport": t.transport,
+                    "username": if p.is_admin() { t.username.clone() } else { None },
+                    "secret_set": t.secret.is_some(), "register": t.register, "channel_limit": t.channel_limit,
+                    "enabled": t.enabled,
+                    "registered": states.iter().find(|(n, _)| *n == t.name).map(|(_, up)| *up),
+                })
+            })
+            .collect(),
+    ))
+}
+
+async fn registrations(State(state): State<AppState>) -> Json<Vec<crate::LiveRegistration>> {
+    Json(state.live.registrations())
+}
+
+async fn live_calls(State(state): State<AppState>) -> Json<Vec<crate::LiveCall>> {
+    Json(state.live.active_calls())
+}
+
+async fn hang_up(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> HttpResult<StatusCode> {
+    if !state.live.hang_up(id) {
+        return Err(HttpError::NotFound);
+    }
+    audit(&state, &p, "call.hang_up", format!("call {id}")).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn call_records(
+    State(state): State<AppState>,
+    Query(q): Query<RecordQuery>,
+) -> HttpResult<Json<Value>> {
+    let rows = select(&state, &q).await?;
+    let page = q.page.unwrap_or(1).max(1) as usize;
+    let shown: Vec<&store::StoredCallRecord> = rows
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    Ok(Json(
+        json!({ "total": rows.len(), "page": page, "page_size": PAGE_SIZE, "records": shown }),
+    ))
+}
+
+async fn tokens(State(state): State<AppState>) -> HttpResult<Json<Vec<store::ApiToken>>> {
+    Ok(Json(state.store.api_tokens().await?))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    name: String,
+    role: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    b: Result<Json<TokenBody>, JsonRejection>,
+) -> HttpResult<Response> {
+    let b = body(b)?;
+    let (id, token) = new_token(
+        &state,
+        &p,
+        &TokenForm {
+            name: b.name,
+            role: b.role,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "token": token })),
+    )
+        .into_response())
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> HttpResult<StatusCode> {
+    revoke(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One documented operation: method, path (as in the route table) and summary.
+pub const OPERATIONS: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/openapi.json", "This document"),
+    ("GET", "/api/v1/sites", "List sites"),
+    ("POST", "/api/v1/sites", "Create a site"),
+    ("DELETE", "/api/v1/sites/{code}", "Delete a site"),
+    ("GET", "/api/v1/departments", "List departments"),
+    (
+        "GET",
+        "/api/v1/extensions",
+        "List extensions with live registration state (q searches)",
+    ),
+    (
+        "POST",
+        "/api/v1/extensions",
+        "Create an extension; the SIP password is returned once",
+    ),
+    (
+        "POST",
+        "/api/v1/extensions/import",
+        "Import extensions from CSV (text/csv body): all lines or none",
+    ),
+    ("GET", "/api/v1/extensions/{number}", "One extension"),
+    (
+        "PATCH",
+        "/api/v1/extensions/{number}",
+        "Change class of service, premium, enabled",
+    ),
+    (
+        "DELETE",
+        "/api/v1/extensions/{number}",
+        "Delete an extension",
+    ),
+    (
+        "POST",
+        "/api/v1/extensions/{number}/password",
+        "Generate a new SIP password (returned once)",
+    ),
+    (
+        "GET",
+        "/api/v1/trunks",
+        "List trunks and registration state (no secrets)",
+    ),
+    ("GET", "/api/v1/registrations", "Live registrations"),
+    ("GET", "/api/v1/calls/live", "Calls in progress"),
+    ("DELETE", "/api/v1/calls/live/{id}", "Hang up a call"),
+    (
+        "GET",
+        "/api/v1/calls",
+        "Call records: from, to (YYYY-MM-DD), site, department, extension, direction, outcome, page",
+    ),
+    (
+        "GET",
+        "/api/v1/tokens",
+        "List API tokens (never the tokens themselves)",
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        "Create an API token for a role; returned once",
+    ),
+    ("DELETE", "/api/v1/tokens/{id}", "Revoke an API token"),
+];
+
+/// The OpenAPI 3.0 document of [`OPERATIONS`], with each operation's roles from the
+/// route table.
+pub fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary) in OPERATIONS {
+        let roles: Vec<&str> = match ROUTES
+            .iter()
+            .find(|r| r.method == *method && r.path == *path)
+            .map(|r| r.access)
+        {
+            Some(Access::Roles(roles)) => roles.iter().map(|r| r.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut op = json!({
+            "summary": summary,
+            "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}', '.'], "_")),
+            "parameters": params,
+            "responses": {
+                "200": { "description": "OK" },
+                "201": { "description": "Created" },
+                "204": { "description": "No content" },
+                "default": { "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        if roles.is_empty() {
+            op["security"] = json!([]);
+        } else {
+            op["x-roles"] = json!(roles);
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Sentral API", "version": env!("CARGO_PKG_VERSION") },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                        "code": { "type": "string", "enum": ["unauthorized", "forbidden", "csrf_failed", "not_found", "invalid_input", "conflict", "internal", "import_failed"] },
+                        "message": { "type": "string" }
+                    } } }
+                }
+            }
+        }
+    })
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}

@@ -1,0 +1,141 @@
+//! Request errors: each maps to a status code and a stable machine-readable code. Store
+//! and internal failures are logged here and answered with a generic message only.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::i18n::{Lang, Msg};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("sign-in required")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("CSRF token missing or wrong")]
+    CsrfFailed,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Internal details stay in the log (already written when this was made).
+    #[error("internal error")]
+    Internal,
+}
+
+/// Put on error responses so the guard can re-render them as a page.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub error: HttpError,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl HttpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden | HttpError::CsrfFailed => StatusCode::FORBIDDEN,
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
+            HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HttpError::Unauthorized => "unauthorized",
+            HttpError::Forbidden => "forbidden",
+            HttpError::CsrfFailed => "csrf_failed",
+            HttpError::NotFound => "not_found",
+            HttpError::Invalid(_) => "invalid_input",
+            HttpError::Conflict(_) => "conflict",
+            HttpError::Internal => "internal",
+        }
+    }
+
+    fn msg(&self) -> Msg {
+        match self {
+            HttpError::Unauthorized => Msg::SignIn,
+            HttpError::Forbidden => Msg::Forbidden,
+            HttpError::CsrfFailed => Msg::CsrfFailed,
+            HttpError::NotFound => Msg::NotFound,
+            HttpError::Invalid(_) | HttpError::Conflict(_) => Msg::BadInput,
+            HttpError::Internal => Msg::ServerError,
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            HttpError::Invalid(m) | HttpError::Conflict(m) => {
+                format!("{}: {m}", self.msg().get(lang))
+            }
+            _ => self.msg().get(lang).to_string(),
+        }
+    }
+
+    /// As JSON (API) or as a small page (browser).
+    pub fn render(&self, lang: Lang, api: bool) -> Response {
+        if api {
+            let body = Body {
+                error: Inner {
+                    code: self.code(),
+                    message: self.message(Lang::En),
+                },
+            };
+            return (self.status(), Json(body)).into_response();
+        }
+        let page = crate::layout::bare(
+            lang,
+            self.msg().get(lang),
+            maud::html! {
+                h1 { (self.msg().get(lang)) }
+                @if let HttpError::Invalid(m) | HttpError::Conflict(m) = self { p { (m) } }
+                p { a href="/" { (Msg::Overview.get(lang)) } " · " a href="/login" { (Msg::SignIn.get(lang)) } }
+            },
+        );
+        (self.status(), page).into_response()
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut response = self.render(Lang::En, true);
+        response.extensions_mut().insert(ErrorInfo { error: self });
+        response
+    }
+}
+
+impl From<store::StoreError> for HttpError {
+    fn from(e: store::StoreError) -> Self {
+        use store::StoreError as E;
+        match e {
+            E::Duplicate { entity, key } => {
+                HttpError::Conflict(format!("{entity} {key} already exists"))
+            }
+            E::NotFound { entity, key } => HttpError::Invalid(format!("no {entity} {key}")),
+            E::Invalid { what, reason } => HttpError::Invalid(format!("{what}: {reason}")),
+            other => {
+                tracing::error!(error = %other, "store error");
+                HttpError::Internal
+            }
+        }
+    }
+}
+
+pub type HttpResult<T> = Result<T, HttpError>;

@@ -1,0 +1,615 @@
+//! Extensions: list with search and live registration state, create (SIP password
+//! generated and shown once), edit, disable, delete, new password, CSV import (all lines
+//! or none, errors per line) and CSV export.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::{Markup, html};
+use serde::Deserialize;
+use store::{ClassOfService, Credentials, DEFAULT_REALM, NewExtension};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::http::audit;
+use crate::http::error::{HttpError, HttpResult};
+use crate::i18n::{Lang, Msg};
+use crate::layout::{csrf, page};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/extensions", get(list).post(create))
+        .route("/extensions.csv", get(export))
+        .route("/extensions/import", post(import))
+        .route("/extensions/{number}", get(edit_form).post(edit))
+        .route("/extensions/{number}/password", post(new_password))
+        .route("/extensions/{number}/delete", post(delete))
+}
+
+const CLASSES: [ClassOfService; 4] = [
+    ClassOfService::Internal,
+    ClassOfService::National,
+    ClassOfService::Mobile,
+    ClassOfService::International,
+];
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+}
+
+fn matches(e: &store::Extension, q: &str) -> bool {
+    let q = q.trim().to_lowercase();
+    q.is_empty()
+        || e.number.contains(&q)
+        || e.display_name.to_lowercase().contains(&q)
+        || e.site.to_lowercase().contains(&q)
+        || e.department
+            .as_deref()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains(&q)
+}
+
+/// Extension numbers with at least one live contact.
+fn registered(state: &AppState) -> HashSet<String> {
+    state
+        .live
+        .registrations()
+        .into_iter()
+        .map(|r| r.extension)
+        .collect()
+}
+
+fn reg_cell(lang: Lang, number: &str, up: bool) -> Markup {
+    html! {
+        span id={ "reg-" (number) } class=(if up { "ok" } else { "bad" }) {
+            (if up { Msg::Registered } else { Msg::NotRegistered }.get(lang))
+        }
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    p: &Principal,
+    q: &str,
+    notice: Option<Markup>,
+    csv_text: &str,
+) -> HttpResult<Html<String>> {
+    let lang = p.lang;
+    let exts = state.store.extensions().await?;
+    let sites = state.store.sites().await?;
+    let reg = registered(state);
+    Ok(page(
+        p,
+        "/extensions",
+        Msg::Extensions.get(lang),
+        html! {
+            @if let Some(n) = notice { (n) }
+            form method="get" action="/extensions" role="search" {
+                label for="q" { (Msg::Search.get(lang)) }
+                input id="q" name="q" type="search" value=(q);
+                " " button type="submit" { (Msg::Search.get(lang)) }
+            }
+            p { a href="/extensions.csv" download { (Msg::ExportCsv.get(lang)) } }
+            table data-live="registrations" {
+                thead { tr {
+                    th scope="col" { (Msg::Number.get(lang)) } th scope="col" { (Msg::Name.get(lang)) }
+                    th scope="col" { (Msg::Site.get(lang)) } th scope="col" { (Msg::Department.get(lang)) }
+                    th scope="col" { (Msg::ClassOfService.get(lang)) } th scope="col" { (Msg::Enabled.get(lang)) }
+                    th scope="col" { (Msg::State.get(lang)) } th scope="col" { (Msg::Actions.get(lang)) }
+                } }
+                tbody { @for e in exts.iter().filter(|e| matches(e, q)) { tr {
+                    td { (e.number) } td { (e.display_name) } td { (e.site) } td { (e.department.as_deref().unwrap_or("")) }
+                    td { (e.class_of_service.as_str()) }
+                    td { (if e.enabled { Msg::Yes } else { Msg::No }.get(lang)) }
+                    td { (reg_cell(lang, &e.number, reg.contains(&e.number))) }
+                    td { a href={ "/extensions/" (e.number) } aria-label={ (Msg::Edit.get(lang)) " " (e.number) } { (Msg::Edit.get(lang)) } }
+                } } }
+            }
+            h2 { (Msg::NewExtension.get(lang)) }
+            form method="post" action="/extensions" {
+                (csrf(p))
+                label for="number" { (Msg::Number.get(lang)) } input id="number" name="number" inputmode="numeric" required;
+                label for="display_name" { (Msg::Name.get(lang)) } input id="display_name" name="display_name" required;
+                label for="site" { (Msg::Site.get(lang)) }
+                select id="site" name="site" required { @for s in &sites { option value=(s.code) { (s.name) " (" (s.code) ")" } } }
+                label for="department" { (Msg::Department.get(lang)) } input id="department" name="department";
+                label for="class_of_service" { (Msg::ClassOfService.get(lang)) }
+                select id="class_of_service" name="class_of_service" { @for c in CLASSES { option value=(c.as_str()) { (c.as_str()) } } }
+                label { input type="checkbox" name="premium_allowed" value="true"; " " (Msg::PremiumAllowed.get(lang)) }
+                p { button type="submit" { (Msg::Create.get(lang)) } }
+            }
+            h2 { (Msg::ImportCsv.get(lang)) }
+            form method="post" action="/extensions/import" {
+                (csrf(p))
+                p id="import-help" { (Msg::ImportHelp.get(lang)) }
+                label for="csv" { (Msg::CsvText.get(lang)) }
+                textarea id="csv" name="csv" rows="8" cols="80" aria-describedby="import-help" { (csv_text) }
+                p { button type="submit" { (Msg::ImportCsv.get(lang)) } }
+            }
+        },
+    ))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<ListQuery>,
+) -> HttpResult<Html<String>> {
+    list_page(&state, &p, &q.q, None, "").await
+}
+
+#[derive(Deserialize)]
+struct CreateForm {
+    number: String,
+    display_name: String,
+    site: String,
+    #[serde(default)]
+    department: String,
+    class_of_service: String,
+    #[serde(default)]
+    premium_allowed: Option<String>,
+}
+
+fn password_notice(lang: Lang, number: &str, password: &str) -> Markup {
+    html! {
+        div class="notice" role="status" {
+            p { (Msg::PasswordShownOnce.get(lang)) }
+            p { (Msg::Number.get(lang)) " " (number) ": " span class="secret" id="sip-password" { (password) } }
+        }
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<CreateForm>,
+) -> HttpResult<Html<String>> {
+    let class: ClassOfService = f.class_of_service.parse()?;
+    let password = store::generate_password();
+    let number = f.number.trim().to_string();
+    let dept = f.department.trim();
+    let ext = NewExtension {
+        number: number.clone(),
+        display_name: f.display_name.trim().to_string(),
+        site: f.site.trim().to_string(),
+        department: (!dept.is_empty()).then(|| dept.to_string()),
+        class_of_service: class,
+        premium_allowed: f.premium_allowed.is_some(),
+        credentials: Credentials::from_password(&number, DEFAULT_REALM, &password),
+        enabled: true,
+    };
+    state.store.add_extension(&ext).await?;
+    audit(
+        &state,
+        &p,
+        "extension.add",
+        format!(
+            "extension {number} ({}) on site {}",
+            ext.display_name, ext.site
+        ),
+    )
+    .await;
+    list_page(
+        &state,
+        &p,
+        "",
+        Some(password_notice(p.lang, &number, &password)),
+        "",
+    )
+    .await
+}
+
+async fn find(state: &AppState, number: &str) -> HttpResult<store::Extension> {
+    state
+        .store
+        .extension(number)
+        .await?
+        .ok_or(HttpError::NotFound)
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> HttpResult<Html<String>> {
+    let lang = p.lang;
+    let e = find(&state, &number).await?;
+    let up = registered(&state).contains(&e.number);
+    let title = format!("{} {}", Msg::Extensions.get(lang), e.number);
+    Ok(page(
+        &p,
+        "/extensions",
+        &title,
+        html! {
+            p { (e.display_name) " · " (e.site) " · " (reg_cell(lang, &e.number, up)) }
+            form method="post" action={ "/extensions/" (e.number) } {
+                (csrf(&p))
+                label for="class_of_service" { (Msg::ClassOfService.get(lang)) }
+                select id="class_of_service" name="class_of_service" {
+                    @for c in CLASSES { option value=(c.as_str()) selected[c == e.class_of_service] { (c.as_str()) } }
+                }
+                label { input type="checkbox" name="premium_allowed" value="true" checked[e.premium_allowed]; " " (Msg::PremiumAllowed.get(lang)) }
+                label { input type="checkbox" name="enabled" value="true" checked[e.enabled]; " " (Msg::Enabled.get(lang)) }
+                p { button type="submit" { (Msg::Save.get(lang)) } }
+            }
+            form method="post" action={ "/extensions/" (e.number) "/password" } {
+                (csrf(&p)) p { button type="submit" { (Msg::NewPassword.get(lang)) } }
+            }
+            form method="post" action={ "/extensions/" (e.number) "/delete" } {
+                (csrf(&p)) p { button class="danger" type="submit" { (Msg::Delete.get(lang)) } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    class_of_service: String,
+    #[serde(default)]
+    premium_allowed: Option<String>,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+    Form(f): Form<EditForm>,
+) -> HttpResult<Response> {
+    let e = find(&state, &number).await?;
+    let class: ClassOfService = f.class_of_service.parse()?;
+    let premium = f.premium_allowed.is_some();
+    let enabled = f.enabled.is_some();
+    if class != e.class_of_service || premium != e.premium_allowed {
+        state
+            .store
+            .set_extension_class(&number, class, premium)
+            .await?;
+        audit(
+            &state,
+            &p,
+            "extension.class",
+            format!("extension {number}: {} premium={premium}", class.as_str()),
+        )
+        .await;
+    }
+    if enabled != e.enabled {
+        state.store.set_extension_enabled(&number, enabled).await?;
+        audit(
+            &state,
+            &p,
+            if enabled {
+                "extension.enable"
+            } else {
+                "extension.disable"
+            },
+            format!("extension {number}"),
+        )
+        .await;
+    }
+    Ok(Redirect::to(&format!("/extensions/{number}")).into_response())
+}
+
+async fn new_password(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> HttpResult<Html<String>> {
+    find(&state, &number).await?;
+    let password = store::generate_password();
+    state
+        .store
+        .set_extension_credentials(
+            &number,
+            &Credentials::from_password(&number, DEFAULT_REALM, &password),
+        )
+        .await?;
+    audit(
+        &state,
+        &p,
+        "extension.password",
+        format!("extension {number}: new SIP password"),
+    )
+    .await;
+    list_page(
+        &state,
+        &p,
+        "",
+        Some(password_notice(p.lang, &number, &password)),
+        "",
+    )
+    .await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> HttpResult<Response> {
+    state.store.remove_extension(&number).await?;
+    audit(
+        &state,
+        &p,
+        "extension.remove",
+        format!("extension {number}"),
+    )
+    .await;
+    Ok(Redirect::to("/extensions").into_response())
+}
+
+const CSV_HEADER: [&str; 7] = [
+    "number",
+    "display_name",
+    "site",
+    "department",
+    "class_of_service",
+    "premium_allowed",
+    "enabled",
+];
+
+async fn export(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> HttpResult<Response> {
+    let exts = state.store.extensions().await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let write = |w: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
+        w.write_record(CSV_HEADER)?;
+        for e in &exts {
+            w.write_record([
+                e.number.as_str(),
+                e.display_name.as_str(),
+                e.site.as_str(),
+                e.department.as_deref().unwrap_or(""),
+                e.class_of_service.as_str(),
+                if e.premium_allowed { "true" } else { "false" },
+                if e.enabled { "true" } else { "false" },
+            ])?;
+        }
+        Ok(())
+    };
+    write(&mut w).map_err(|e| {
+        tracing::error!(error = %e, "CSV export failed");
+        HttpError::Internal
+    })?;
+    let bytes = w.into_inner().map_err(|e| {
+        tracing::error!(error = %e, "CSV export failed");
+        HttpError::Internal
+    })?;
+    audit(
+        &state,
+        &p,
+        "extension.export",
+        format!("{} extensions exported as CSV", exts.len()),
+    )
+    .await;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"extensions.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// One CSV line's problem, by its line number in the file (header is line 1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineError {
+    pub line: u64,
+    pub message: String,
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" | "nei" => Some(false),
+        "true" | "1" | "yes" | "ja" => Some(true),
+        _ => None,
+    }
+}
+
+/// Parses and checks every line against the store; returns the extensions with their new
+/// passwords, or every line's error. Nothing is written here.
+pub async fn parse_import(
+    state: &AppState,
+    text: &str,
+) -> HttpResult<Result<Vec<(NewExtension, String)>, Vec<LineError>>> {
+    let sites: HashSet<String> = state
+        .store
+        .sites()
+        .await?
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    let existing: HashSet<String> = state
+        .store
+        .extensions()
+        .await?
+        .into_iter()
+        .map(|e| e.number)
+        .collect();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    match reader.headers() {
+        Ok(h) if h.iter().collect::<Vec<_>>() == CSV_HEADER => {}
+        _ => errors.push(LineError {
+            line: 1,
+            message: format!("header must be {}", CSV_HEADER.join(",")),
+        }),
+    }
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(LineError {
+                    line,
+                    message: format!("unreadable: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != CSV_HEADER.len() {
+            errors.push(LineError {
+                line,
+                message: format!("{} fields, expected {}", record.len(), CSV_HEADER.len()),
+            });
+            continue;
+        }
+        let field = |i: usize| record.get(i).unwrap_or("").to_string();
+        let number = field(0);
+        let mut problems = Vec::new();
+        if !(2..=8).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
+            problems.push(format!("number {number:?}: use 2 to 8 digits"));
+        } else if existing.contains(&number) {
+            problems.push(format!("number {number} exists already"));
+        } else if let Some(first) = seen.insert(number.clone(), line) {
+            problems.push(format!("number {number} also on line {first}"));
+        }
+        if field(1).is_empty() {
+            problems.push("display_name is empty".into());
+        }
+        if !sites.contains(&field(2)) {
+            problems.push(format!("no site {:?}", field(2)));
+        }
+        let class = field(4).parse::<ClassOfService>();
+        if let Err(e) = &class {
+            problems.push(e.to_string());
+        }
+        let premium = parse_bool(&field(5));
+        let enabled = if field(6).is_empty() {
+            Some(true)
+        } else {
+            parse_bool(&field(6))
+        };
+        if premium.is_none() {
+            problems.push(format!("premium_allowed {:?}: use true or false", field(5)));
+        }
+        if enabled.is_none() {
+            problems.push(format!("enabled {:?}: use true or false", field(6)));
+        }
+        match (problems.is_empty(), class, premium, enabled) {
+            (true, Ok(class), Some(premium), Some(enabled)) => {
+                let password = store::generate_password();
+                let dept = field(3);
+                out.push((
+                    NewExtension {
+                        credentials: Credentials::from_password(&number, DEFAULT_REALM, &password),
+                        number,
+                        display_name: field(1),
+                        site: field(2),
+                        department: (!dept.is_empty()).then_some(dept),
+                        class_of_service: class,
+                        premium_allowed: premium,
+                        enabled,
+                    },
+                    password,
+                ));
+            }
+            _ => errors.push(LineError {
+                line,
+                message: problems.join("; "),
+            }),
+        }
+    }
+    if out.is_empty() && errors.is_empty() {
+        errors.push(LineError {
+            line: 1,
+            message: "no extensions in the file".into(),
+        });
+    }
+    Ok(if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    })
+}
+
+/// Writes a checked import in one transaction; returns the passwords to show.
+pub async fn apply_import(
+    state: &AppState,
+    p: &Principal,
+    items: Vec<(NewExtension, String)>,
+) -> HttpResult<Vec<(String, String)>> {
+    let exts: Vec<NewExtension> = items.iter().map(|(e, _)| e.clone()).collect();
+    state
+        .store
+        .import_extensions(&exts)
+        .await
+        .map_err(|(i, e)| {
+            let number = exts.get(i).map(|e| e.number.clone()).unwrap_or_default();
+            match HttpError::from(e) {
+                HttpError::Internal => HttpError::Internal,
+                other => HttpError::Invalid(format!("extension {number}: {other}")),
+            }
+        })?;
+    audit(
+        state,
+        p,
+        "extension.import",
+        format!("{} extensions imported from CSV", exts.len()),
+    )
+    .await;
+    Ok(items.into_iter().map(|(e, pw)| (e.number, pw)).collect())
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    csv: String,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<ImportForm>,
+) -> HttpResult<Response> {
+    let lang = p.lang;
+    match parse_import(&state, &f.csv).await? {
+        Err(errors) => {
+            let notice = html! {
+                div class="error" role="alert" id="import-errors" {
+                    p { (Msg::ImportFailed.get(lang)) }
+                    table {
+                        thead { tr { th scope="col" { (Msg::Line.get(lang)) } th scope="col" { (Msg::Error.get(lang)) } } }
+                        tbody { @for e in &errors { tr { td { (e.line) } td { (e.message) } } } }
+                    }
+                }
+            };
+            let page = list_page(&state, &p, "", Some(notice), &f.csv).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Ok(items) => {
+            let done = apply_import(&state, &p, items).await?;
+            let notice = html! {
+                div class="notice" role="status" {
+                    p { (Msg::Imported.get(lang)) ": " (done.len()) ". " (Msg::PasswordShownOnce.get(lang)) }
+                    table {
+                        thead { tr { th scope="col" { (Msg::Number.get(lang)) } th scope="col" { (Msg::Password.get(lang)) } } }
+                        tbody { @for (n, pw) in &done { tr { td { (n) } td class="secret" { (pw) } } } }
+                    }
+                }
+            };
+            Ok(list_page(&state, &p, "", Some(notice), "")
+                .await?
+                .into_response())
+        }
+    }
+}
