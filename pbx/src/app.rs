@@ -55,6 +55,10 @@ impl Application for PbxApp {
             Method::Invite => {
                 tokio::spawn(crate::calls::handle_invite(ctx, req));
             }
+            Method::Options if ctx.security.is_banned(req.flow.remote.ip()) => {
+                // A banned address learns nothing, not even that the server is up.
+                req.respond(Response::to_request(&req.request, 403));
+            }
             Method::Options => {
                 // Out of dialog OPTIONS is answered for the server itself, the same for
                 // every Request-URI user, so it reveals nothing about extensions.
