@@ -1,6 +1,7 @@
 //! RTP relay benches.
 //!
-//! `cargo bench --bench rtp_relay` runs criterion over:
+//! `cargo bench --bench rtp_relay` runs criterion over (all figures are CPU time of the
+//! measured thread, not wall time, so other load on the machine does not inflate them):
 //! - `rtp_relay/parse_rtp_172B`: [`RtpPacket::parse`] of a G.711 packet;
 //! - `rtp_relay/stream_update`: the RFC 3550 receive statistics of one packet;
 //! - `rtp_relay/session_on_datagram_172B`: the whole sans-IO decision per packet (demux,
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group};
 use sip_core::rtp::{RtpBuilder, RtpPacket};
 use sip_core::rtp_relay::bench::{
-    BareForwarder, LoadGen, LoadReport, process_cpu_by_thread, process_cpu_time, threads_cpu_time,
+    BareForwarder, LoadGen, LoadReport, current_thread_cpu_time, process_cpu_by_thread,
+    process_cpu_time, threads_cpu_time,
 };
 use sip_core::rtp_relay::{
     Channel, ClockRates, LatchConfig, LegId, RelayConfig, RemoteMedia, RtpRelay, RtpStreamState,
@@ -49,12 +51,25 @@ fn advance(packet: &mut [u8], seq: u16) {
     packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
 }
 
+/// Runs `f` `iters` times; returns the calling thread's CPU time for it.
+fn cpu_time_of<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
+    let start = current_thread_cpu_time();
+    for _ in 0..iters {
+        std::hint::black_box(f());
+    }
+    current_thread_cpu_time().saturating_sub(start)
+}
+
 fn pure(c: &mut Criterion) {
     let mut g = c.benchmark_group("rtp_relay");
     g.throughput(Throughput::Elements(1));
     let packet = g711(1);
     g.bench_function("parse_rtp_172B", |b| {
-        b.iter(|| RtpPacket::parse(std::hint::black_box(&packet)).map(|p| p.ssrc()))
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, || {
+                RtpPacket::parse(std::hint::black_box(&packet)).map(|p| p.ssrc())
+            })
+        })
     });
 
     let mut stream = RtpStreamState::new();
@@ -63,12 +78,14 @@ fn pure(c: &mut Criterion) {
     let mut p = g711(0);
     let t0 = Instant::now();
     g.bench_function("stream_update", |b| {
-        b.iter(|| {
-            seq = seq.wrapping_add(1);
-            advance(&mut p, seq);
-            let parsed = RtpPacket::parse(&p).unwrap();
-            let now = t0 + Duration::from_millis(u64::from(seq) * 20);
-            stream.update(&parsed, p.len(), now, &rates);
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, || {
+                seq = seq.wrapping_add(1);
+                advance(&mut p, seq);
+                let parsed = RtpPacket::parse(&p).unwrap();
+                let now = t0 + Duration::from_millis(u64::from(seq) * 20);
+                stream.update(&parsed, p.len(), now, &rates);
+            })
         })
     });
 
@@ -83,11 +100,13 @@ fn pure(c: &mut Criterion) {
     );
     let src: SocketAddr = "198.51.100.7:31000".parse().unwrap();
     g.bench_function("session_on_datagram_172B", |b| {
-        b.iter(|| {
-            seq = seq.wrapping_add(1);
-            advance(&mut p, seq);
-            let now = t0 + Duration::from_millis(u64::from(seq) * 20);
-            state.on_datagram(LegId::A, Channel::Rtp, src, std::hint::black_box(&p), now)
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, || {
+                seq = seq.wrapping_add(1);
+                advance(&mut p, seq);
+                let now = t0 + Duration::from_millis(u64::from(seq) * 20);
+                state.on_datagram(LegId::A, Channel::Rtp, src, std::hint::black_box(&p), now)
+            })
         })
     });
     g.finish();
