@@ -300,6 +300,12 @@ impl MediaSession {
         self.state().set_remote(leg, remote);
     }
 
+    /// Forgets leg `leg`'s latched sources so the next valid packet latches again (after a
+    /// re-INVITE or transfer that changes the sender but not the SDP address).
+    pub fn unlatch(&self, leg: LegId) {
+        self.state().unlatch(leg);
+    }
+
     /// Hold and resume: stops or restarts forwarding the media that comes from leg `from`
     /// (it is still counted).
     pub fn set_forwarding(&self, from: LegId, enabled: bool) {

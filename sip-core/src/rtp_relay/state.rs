@@ -16,7 +16,9 @@
 //! - **Re-latch** happens only (a) when the latched source has been silent for
 //!   [`LatchConfig::relatch_after`] and another source sends (the phone's NAT binding
 //!   changed, or the phone moved), or (b) when the PBX sets a new remote address from a
-//!   re-INVITE ([`SessionState::set_remote`]), which unlatches the leg.
+//!   re-INVITE ([`SessionState::set_remote`]), which unlatches the leg, or when the PBX
+//!   unlatches it explicitly ([`SessionState::unlatch`]) after a re-INVITE or transfer
+//!   that keeps the address but changes the sender.
 //!
 //! Security trade-off: latching on the first packet lets whoever reaches the port first take
 //! the stream, and re-latching after silence lets a source that keeps sending during a
@@ -258,6 +260,15 @@ impl SessionState {
             leg.rtcp_latch = None;
         }
         leg.remote = Some(remote);
+    }
+
+    /// Forgets leg `id`'s latched sources, so the next valid packet latches again. For the
+    /// PBX after a re-INVITE or transfer that changes the sender but not the SDP address
+    /// (otherwise [`SessionState::set_remote`] already does this).
+    pub fn unlatch(&mut self, id: LegId) {
+        let leg = self.leg_mut(id);
+        leg.rtp_latch = None;
+        leg.rtcp_latch = None;
     }
 
     /// Starts or stops forwarding media that comes from leg `from` (hold: RFC 3264 §8.4
@@ -570,6 +581,10 @@ mod tests {
         );
         s.set_remote(LegId::A, RemoteMedia::new(addr("192.0.2.11:4100")));
         assert_eq!(s.stats().a.latched_rtp, None);
+        s.on_datagram(LegId::A, Channel::Rtp, addr("203.0.113.5:1000"), &rtp(2), t);
+        assert_eq!(s.stats().a.latched_rtp, Some(addr("203.0.113.5:1000")));
+        s.unlatch(LegId::A);
+        assert_eq!(s.stats().a.latched_rtp, None, "explicit unlatch");
         let v = s.on_datagram(LegId::A, Channel::Rtp, addr("203.0.113.7:1000"), &rtp(2), t);
         assert!(matches!(v, Verdict::Forward { .. }));
     }
