@@ -211,6 +211,20 @@ async fn call_record_lifecycle(s: Store) {
         "an open call is not billable yet"
     );
 
+    s.set_call_callee(
+        id,
+        &CallParty {
+            extension: Some("1002".into()),
+            number: "63869002".into(),
+            site: Some("radhus".into()),
+            department: Some("Økonomi".into()),
+        },
+    )
+    .await
+    .expect("transfer target");
+    let moved = s.call_record(id).await.expect("get").expect("exists");
+    assert_eq!(moved.callee_extension.as_deref(), Some("1002"));
+    assert_eq!(moved.callee_department.as_deref(), Some("Økonomi"));
     s.answer_call(id, start + Duration::seconds(5))
         .await
         .expect("answer");
@@ -281,6 +295,22 @@ async fn call_record_lifecycle(s: Store) {
         Some("12.3456789")
     );
     assert_eq!(r.tariff_version.as_deref(), Some("new-2006"));
+    assert!(
+        matches!(
+            s.set_call_callee(
+                id,
+                &CallParty {
+                    extension: None,
+                    number: "1".into(),
+                    site: None,
+                    department: None
+                }
+            )
+            .await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "a completed record keeps its parties"
+    );
     let b = r.to_billing().expect("finished");
     assert_eq!(b.id, id.0);
     assert_eq!(b.caller_site.as_deref(), Some("radhus"));

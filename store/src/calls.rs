@@ -283,6 +283,30 @@ impl Store {
         }
     }
 
+    /// Changes the called party of an open record (a transfer connected the caller to
+    /// someone else; the transfer chain, given at completion, keeps the history).
+    pub async fn set_call_callee(&self, id: CallRecordId, callee: &CallParty) -> Result<()> {
+        let n = dispatch!(self, |pool| {
+            sqlx::query(
+                "UPDATE call_records SET callee_extension = $2, callee_number = $3, callee_site = $4, \
+                 callee_department = $5 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(&callee.extension)
+            .bind(&callee.number)
+            .bind(&callee.site)
+            .bind(&callee.department)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::not_found("open call record", id))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Completes an open call record. `NotFound` when no open record has this id (unknown,
     /// or completed already).
     pub async fn complete_call(&self, id: CallRecordId, done: &CallCompletion) -> Result<()> {

@@ -319,6 +319,15 @@ pub struct NewCallRecord {
     pub synthetic: bool,
 }
 
+/// One end of a call as the record names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallParty {
+    pub extension: Option<String>,
+    pub number: String,
+    pub site: Option<String>,
+    pub department: Option<String>,
+}
+
 /// How a transfer was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
