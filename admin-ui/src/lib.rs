@@ -26,6 +26,11 @@ pub mod totp;
 pub use app::{ROUTES, Route, app};
 pub use auth::Role;
 
+/// The OpenAPI 3 document served at `/api/v1/openapi.json`.
+pub fn http_api_openapi() -> serde_json::Value {
+    http::api::openapi_document()
+}
+
 /// A phone's registered contact, as the registrar holds it now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LiveRegistration {

@@ -43,7 +43,9 @@ impl FakeLive {
     }
 
     pub fn register(&self, extension: &str) {
-        let source: SocketAddr = "192.0.2.10:5060".parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let source: SocketAddr = "192.0.2.10:5060"
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         if let Ok(mut r) = self.registrations.lock() {
             r.push(LiveRegistration {
                 extension: extension.into(),
@@ -59,13 +61,18 @@ impl FakeLive {
 
 impl LiveView for FakeLive {
     fn registrations(&self) -> Vec<LiveRegistration> {
-        self.registrations.lock().map(|r| r.clone()).unwrap_or_default()
+        self.registrations
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
     fn active_calls(&self) -> Vec<LiveCall> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
     fn hang_up(&self, call_id: u64) -> bool {
-        let Ok(mut calls) = self.calls.lock() else { return false };
+        let Ok(mut calls) = self.calls.lock() else {
+            return false;
+        };
         let before = calls.len();
         calls.retain(|c| c.id != call_id);
         if let Ok(mut h) = self.hung_up.lock() {
@@ -103,7 +110,9 @@ impl Reply {
             .map(str::to_string)
     }
     pub fn location(&self) -> Option<&str> {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
     }
     /// The first value of `marker` ... `"` or `<` in the body.
     pub fn find(&self, marker: &str) -> Option<String> {
@@ -132,12 +141,21 @@ impl TestApp {
         let live = FakeLive::new();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let params = argon2::Params::new(1024, 1, 1, None).unwrap_or_default();
-        let state = AppState::new(store.clone(), live.clone(), dir.path().to_path_buf()).with_argon2_params(params);
-        TestApp { store, live, state, dir }
+        let state = AppState::new(store.clone(), live.clone(), dir.path().to_path_buf())
+            .with_argon2_params(params);
+        TestApp {
+            store,
+            live,
+            state,
+            dir,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
-        let response = admin_ui::app(self.state.clone()).oneshot(req).await.unwrap_or_else(|e| match e {});
+        let response = admin_ui::app(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
         let status = response.status();
         let headers = response.headers().clone();
         let is_stream = headers
@@ -147,10 +165,19 @@ impl TestApp {
         let body = if is_stream {
             String::new()
         } else {
-            let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             String::from_utf8_lossy(&bytes).into_owned()
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, browser: Option<&Browser>) -> Reply {
@@ -162,13 +189,20 @@ impl TestApp {
     }
 
     /// Posts a form; the CSRF field is added from `browser` unless `csrf` overrides it.
-    pub async fn post_form(&self, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Reply {
         let body = serde_urlencoded::to_string(fields).unwrap_or_default();
-        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        self.send(req.body(Body::from(body)).unwrap_or_default()).await
+        self.send(req.body(Body::from(body)).unwrap_or_default())
+            .await
     }
 
     pub async fn post(&self, path: &str, b: &Browser, fields: &[(&str, &str)]) -> Reply {
@@ -177,7 +211,13 @@ impl TestApp {
         self.post_form(path, Some(&b.cookie), &all).await
     }
 
-    pub async fn api(&self, method: &str, path: &str, token: Option<&str>, json: Option<serde_json::Value>) -> Reply {
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<serde_json::Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -196,13 +236,18 @@ impl TestApp {
     pub async fn user(&self, name: &str, role: &str, password: &str) -> i64 {
         let params = argon2::Params::new(1024, 1, 1, None).unwrap_or_default();
         let hash = admin_ui::auth::hash_password(password, &params).unwrap_or_default();
-        self.store.create_admin_user(name, role, &hash).await.unwrap_or_else(|e| panic!("create user: {e}"))
+        self.store
+            .create_admin_user(name, role, &hash)
+            .await
+            .unwrap_or_else(|e| panic!("create user: {e}"))
     }
 
     /// A fully signed-in session for a new user of `role`, made directly in the store
     /// (the sign-in flow itself is tested in admin_auth.rs).
     pub async fn session(&self, role: &str) -> Browser {
-        let id = self.user(&format!("{role}-user"), role, "irrelevant-password").await;
+        let id = self
+            .user(&format!("{role}-user"), role, "irrelevant-password")
+            .await;
         let token = admin_ui::auth::random_token();
         let csrf = admin_ui::auth::random_token();
         self.store
@@ -216,14 +261,22 @@ impl TestApp {
             })
             .await
             .unwrap_or_else(|e| panic!("session: {e}"));
-        Browser { cookie: format!("sentral_session={token}"), csrf }
+        Browser {
+            cookie: format!("sentral_session={token}"),
+            csrf,
+        }
     }
 
     /// An API token for `role`.
     pub async fn token(&self, role: &str) -> String {
         let token = format!("snt_{}", admin_ui::auth::random_token());
         self.store
-            .create_api_token(&format!("{role} token"), role, &admin_ui::auth::sha256_hex(&token), "test")
+            .create_api_token(
+                &format!("{role} token"),
+                role,
+                &admin_ui::auth::sha256_hex(&token),
+                "test",
+            )
             .await
             .unwrap_or_else(|e| panic!("token: {e}"));
         token
@@ -231,7 +284,12 @@ impl TestApp {
 
     pub async fn seed_site(&self, code: &str) {
         self.store
-            .add_site(&store::NewSite { code: code.into(), name: format!("Site {code}"), address: String::new(), department: Some("IT".into()) })
+            .add_site(&store::NewSite {
+                code: code.into(),
+                name: format!("Site {code}"),
+                address: String::new(),
+                department: Some("IT".into()),
+            })
             .await
             .unwrap_or_else(|e| panic!("site: {e}"));
     }
@@ -243,7 +301,9 @@ where
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let store = Store::open_in(dir.path(), None).await.unwrap_or_else(|e| panic!("open sqlite: {e}"));
+    let store = Store::open_in(dir.path(), None)
+        .await
+        .unwrap_or_else(|e| panic!("open sqlite: {e}"));
     case(store.clone()).await;
     store.close().await;
 }
@@ -253,14 +313,22 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(url) = std::env::var("SENTRAL_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+    let Some(url) = std::env::var("SENTRAL_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         eprintln!("SENTRAL_TEST_POSTGRES not set: PostgreSQL variant skipped");
         return;
     };
     let schema = format!("t_ui_{}", &admin_ui::auth::random_token()[..16]);
-    let store = Store::open_postgres_schema(&url, &schema).await.unwrap_or_else(|e| panic!("open postgres: {e}"));
+    let store = Store::open_postgres_schema(&url, &schema)
+        .await
+        .unwrap_or_else(|e| panic!("open postgres: {e}"));
     case(store.clone()).await;
-    store.drop_postgres_schema(&schema).await.unwrap_or_else(|e| panic!("drop schema: {e}"));
+    store
+        .drop_postgres_schema(&schema)
+        .await
+        .unwrap_or_else(|e| panic!("drop schema: {e}"));
 }
 
 /// `both_backends!(case, ...)`: a module per case with a `sqlite` and a `postgres` test.
