@@ -2,6 +2,16 @@
 //! validation (RFC 3261 §7, §20, §25; RFC 4475 and RFC 5118 are the yardstick).
 //!
 //! This module owns the wire format; the rest of the stack sees typed values only.
+//!
+//! Entry points:
+//! - `parse_datagram` (UDP), `frame_stream` + `parse_stream_message` (TCP/TLS framing by
+//!   Content-Length, CRLF keep-alives); a `ParseError` says request (answer it with
+//!   `ParseError::response`), response (drop) or not SIP (drop and count).
+//! - `serialize::{to_bytes, to_vec, write_into}` and `Display` on every value.
+//! - `validate_request` with a `Policy` (400/416/420/415/406/483/501 ready to send),
+//!   `check_register_to` for the registrar, `should_drop_response`.
+//! - `typed`: on-demand parsers for verbatim headers (`Headers::require()`, `accept()`,
+//!   `content_type()`, `event()`, `refer_to()`, `replaces()`, `p_asserted_identity()`, …).
 
 pub(crate) mod grammar;
 pub mod header;
