@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::Write;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,16 +22,6 @@ fn baresip_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
-}
-
-fn free_port(above: u16) -> u16 {
-    loop {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = s.local_addr().expect("addr").port();
-        if p >= above {
-            return p;
-        }
-    }
 }
 
 /// A mono 16-bit WAV of a sine at `hz`.

@@ -329,7 +329,7 @@ impl Call {
             .saturating_sub(1);
         let (inv, credentials) = match &target {
             Target::Contact { uri, .. } => {
-                let mut inv = Request::new(Method::Invite, uri.clone());
+                let mut inv = Request::new(Method::Invite, (**uri).clone());
                 let mut from = self.b_from.clone();
                 from.set_tag(SipStr::from(self.b_tag.clone()));
                 let h = &mut inv.headers;

@@ -36,7 +36,10 @@ pub(crate) enum Destined {
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
     /// A registered contact of an extension.
-    Contact { uri: Uri, destination: Destination },
+    Contact {
+        uri: Box<Uri>,
+        destination: Destination,
+    },
     /// A provider, through a trunk (digest retry handled by `trunk::send_with_auth`).
     Trunk(Box<OutboundTarget>),
 }
@@ -106,7 +109,7 @@ pub(crate) fn contacts(ctx: &PbxContext, number: &str) -> Vec<Target> {
         .contacts_for(number)
         .into_iter()
         .map(|b| Target::Contact {
-            uri: b.contact,
+            uri: Box::new(b.contact),
             destination: b.destination,
         })
         .collect()

@@ -27,7 +27,11 @@ pub fn free_port_pair() -> u16 {
     for _ in 0..2000 {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = s.local_addr().expect("addr").port();
-        if p % 2 == 0 && p >= 40000 && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+        // SIPp binds RTP, RTCP and a video pair from its media port up.
+        if p % 2 == 0
+            && (40000..65530).contains(&p)
+            && (1..4).all(|i| UdpSocket::bind(("127.0.0.1", p + i)).is_ok())
+        {
             return p;
         }
     }
