@@ -288,3 +288,49 @@ async fn hold_and_resume_pass_through_with_their_directions() {
         pbx.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_rings_every_contact_and_the_loser_is_cancelled() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let desk = Phone::new("1002");
+        let softphone = Phone::new("1002");
+        register(&pbx, desk).await;
+        register(&pbx, softphone).await;
+        assert_eq!(pbx.server.ctx.registrar.contacts_for("1002").len(), 2);
+        let target = pbx.udp;
+        let ringing = tokio::task::spawn_blocking(move || {
+            phones::wait_sipp(phones::spawn_sipp(
+                target,
+                "calls/callee_rings.xml",
+                softphone,
+                "1002",
+            ))
+        });
+        let caller = Phone::new("1001");
+        let (uac, uas) = call(
+            &pbx,
+            caller,
+            "calls/caller_answered.xml",
+            Some((desk, "calls/callee_answers.xml")),
+            "1002",
+        )
+        .await;
+        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
+        let uas = uas.expect("desk phone ran");
+        assert!(uas.ok, "{backend:?}: desk phone: {}", uas.report);
+        let other = ringing.await.expect("softphone task");
+        assert!(
+            other.ok,
+            "{backend:?}: softphone (CANCELled): {}",
+            other.report
+        );
+        let r = last_record(&pbx).await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
