@@ -53,11 +53,10 @@ async fn extension_pages(store: Store) {
         "live registration state"
     );
     assert!(
-        app.get("/extensions?q=nomatch", Some(&b))
+        !app.get("/extensions?q=nomatch", Some(&b))
             .await
             .body
             .contains("reg-2001")
-            == false
     );
     // Edit: disable and change class.
     let r = app
