@@ -124,3 +124,70 @@ fn remote_media(sd: &SessionDescription, i: usize) -> Option<RemoteMedia> {
     remote.clock_rates = ClockRates::new(&dynamic, te);
     Some(remote)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sip_core::rtp_relay::RelayConfig;
+    use sip_core::sdp::Direction;
+
+    fn relay() -> RtpRelay {
+        RtpRelay::new(RelayConfig {
+            bind: "127.0.0.1".parse().expect("ip"),
+            port_min: 41000,
+            port_max: 41999,
+            ..RelayConfig::default()
+        })
+        .expect("relay")
+    }
+
+    fn offer(direction: &str) -> Vec<u8> {
+        format!(
+            "v=0\r\no=phone 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n\
+             m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn offer_is_pointed_at_the_other_legs_relay_port_and_extra_streams_declined() {
+        let relay = relay();
+        let mut m = CallMedia::open(&relay, None).expect("session");
+        let out = m.relay_sdp(LegId::A, &offer("sendrecv")).expect("sdp");
+        let sd = SessionDescription::parse(&out).expect("valid");
+        let b = m.local(LegId::B);
+        assert_eq!(sd.connection_for(0).and_then(|c| c.ip()), Some(b.ip()));
+        assert_eq!(sd.media[0].port, b.port());
+        assert_eq!(sd.media[1].port, 0, "video cannot be relayed: declined");
+        assert_eq!(sd.origin.username, "sentral");
+        // The phone's own address is gone from the body the other side sees.
+        assert!(!String::from_utf8_lossy(&out).contains("192.0.2.10"));
+        let _ = m.session.close();
+    }
+
+    #[test]
+    fn hold_and_resume_keep_their_direction_and_bump_the_version() {
+        let relay = relay();
+        let mut m = CallMedia::open(&relay, None).expect("session");
+        let held = m.relay_sdp(LegId::A, &offer("sendonly")).expect("sdp");
+        let sd = SessionDescription::parse(&held).expect("valid");
+        assert_eq!(sd.direction(0), Direction::SendOnly);
+        let v1 = sd.origin.session_version;
+        // Resume: a new version on the same leg's o= line (RFC 3264 §8).
+        let resumed = m.relay_sdp(LegId::A, &offer("sendrecv")).expect("sdp");
+        let sd2 = SessionDescription::parse(&resumed).expect("valid");
+        assert_eq!(sd2.direction(0), Direction::SendRecv);
+        assert_eq!(sd2.origin.session_version, v1 + 1);
+        assert_eq!(sd2.origin.session_id, sd.origin.session_id);
+        let _ = m.session.close();
+    }
+
+    #[test]
+    fn garbage_is_not_sdp() {
+        let relay = relay();
+        let mut m = CallMedia::open(&relay, None).expect("session");
+        assert!(m.relay_sdp(LegId::A, b"hello").is_none());
+        let _ = m.session.close();
+    }
+}
