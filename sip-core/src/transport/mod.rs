@@ -65,18 +65,14 @@ pub struct Inbound {
 /// What the transports hand to the layer above.
 #[derive(Debug)]
 pub enum TransportEvent {
-    Message(Inbound),
+    /// Boxed: a parsed message is far larger than the other variants.
+    Message(Box<Inbound>),
     /// Bytes that did not parse. The raw headers inside the error are enough for a
     /// stateless 400 where RFC 3261 wants one; on a stream the connection is already
     /// being closed because framing is lost.
-    Malformed {
-        flow: Flow,
-        error: ParseError,
-    },
+    Malformed { flow: Flow, error: ParseError },
     /// A stream connection closed (by the peer, an error or the idle timeout).
-    ConnectionClosed {
-        flow: Flow,
-    },
+    ConnectionClosed { flow: Flow },
 }
 
 /// Where to send a message.

@@ -144,11 +144,11 @@ async fn drain_frames<W: AsyncWrite + Unpin>(
                 let event = match parse_stream_message(bytes) {
                     Ok(mut message) => {
                         super::stamp_received(&mut message, flow.remote);
-                        TransportEvent::Message(Inbound {
+                        TransportEvent::Message(Box::new(Inbound {
                             message,
                             flow: *flow,
                             received_at: Instant::now(),
-                        })
+                        }))
                     }
                     Err(error) => TransportEvent::Malformed { flow: *flow, error },
                 };

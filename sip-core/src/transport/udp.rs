@@ -113,11 +113,11 @@ async fn receive_loop(socket: Arc<UdpSocket>, local: SocketAddr, owner: Transpor
         let event = match crate::message::parse::parse_datagram(datagram) {
             Ok(mut message) => {
                 super::stamp_received(&mut message, remote);
-                TransportEvent::Message(Inbound {
+                TransportEvent::Message(Box::new(Inbound {
                     message,
                     flow,
                     received_at: Instant::now(),
-                })
+                }))
             }
             Err(error) => TransportEvent::Malformed { flow, error },
         };
