@@ -82,6 +82,9 @@ pub const ROUTES: &[Route] = routes! {
     "POST" "/live/{id}/hangup" => Access::Roles(ADMIN);
     "GET" "/calls" => Access::Roles(IT_FINANCE);
     "GET" "/calls.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/costs" => Access::Roles(IT_FINANCE);
+    "GET" "/costs.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/costs.xlsx" => Access::Roles(IT_FINANCE);
     "GET" "/users" => Access::Roles(ADMIN);
     "POST" "/users" => Access::Roles(ADMIN);
     "POST" "/users/{id}/disable" => Access::Roles(ADMIN);
@@ -136,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::extensions::router())
         .merge(http::trunks::router())
         .merge(http::calls::router())
+        .merge(http::costs::router())
         .merge(http::users::router())
         .merge(http::api::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))

@@ -177,6 +177,13 @@ catalogue! {
     Time => "Tid", "Time";
     Who => "Hvem", "Who";
     FromWhere => "Fra", "From";
+    Costs => "Kostnader", "Costs";
+    DestinationClass => "Samtaletype", "Destination class";
+    Month => "Måned", "Month";
+    Total => "Sum", "Total";
+    Calls => "Samtaler", "Calls";
+    Minutes => "Minutter", "Minutes";
+    DownloadXlsx => "Last ned Excel (XLSX)", "Download Excel (XLSX)";
     LiveUpdates => "Oppdateres automatisk", "Updates automatically";
 }
 

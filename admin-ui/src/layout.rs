@@ -17,6 +17,7 @@ const MENU: &[(&str, Msg)] = &[
     ("/trunks", Msg::Trunks),
     ("/live", Msg::LiveCalls),
     ("/calls", Msg::CallRecords),
+    ("/costs", Msg::Costs),
     ("/users", Msg::Users),
     ("/tokens", Msg::ApiTokens),
 ];

@@ -495,7 +495,116 @@ async fn sse_feed_sends_updates(store: Store) {
     assert!(text.contains("\"phones_registered\":1"), "{text}");
 }
 
+async fn costs_page_charts_and_downloads(store: Store) {
+    let app = TestApp::new(store.clone()).await;
+    let fin = app.session("finance").await;
+    // The sample dataset's tariffs are in force in 2006.
+    // No dataset yet: a clear refusal, not a crash.
+    let r = app
+        .get("/costs?from=2006-03-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    store
+        .import_tariff_file(
+            &store::NewTariffFile {
+                kind: store::TariffFileKind::Dataset,
+                name: "sample".into(),
+                version: "1".into(),
+                valid_from: None,
+                valid_to: None,
+                content: billing::dataset::SAMPLE_TOML.to_string(),
+            },
+            true,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("dataset: {e}"));
+    let day = chrono::NaiveDate::from_ymd_opt(2006, 3, 10)
+        .and_then(|d| d.and_hms_opt(10, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
+    for i in 0..5i64 {
+        let start = day + chrono::Duration::hours(i);
+        let id = store
+            .start_call(&store::NewCallRecord {
+                started_at: start,
+                direction: billing::CallDirection::Outbound,
+                caller_extension: Some("1000".into()),
+                caller_number: "1000".into(),
+                caller_site: Some("radhus".into()),
+                caller_department: Some("IT".into()),
+                callee_extension: None,
+                callee_number: "41234567".into(),
+                callee_site: None,
+                callee_department: None,
+                trunk: Some("telenor".into()),
+                synthetic: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("call: {e}"));
+        store
+            .complete_call(
+                id,
+                &store::CallCompletion {
+                    answered_at: Some(start),
+                    ended_at: start + chrono::Duration::seconds(125),
+                    talk_seconds: 125,
+                    disposition: billing::CallDisposition::Answered,
+                    sip_code: Some(200),
+                    sip_reason: None,
+                    transfer_chain: vec![],
+                    caller_leg: None,
+                    callee_leg: None,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("complete: {e}"));
+    }
+    let r = app
+        .get("/costs?from=2006-03-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.matches("<svg class=\"chart\"").count() == 5,
+        "a chart per breakdown"
+    );
+    assert!(r.body.contains("<polyline"), "month line");
+    let total = r.find("id=\"cost-total\">").unwrap_or_default();
+    assert!(
+        !total.starts_with("0.00"),
+        "mobile calls cost something: {total}"
+    );
+    let csv = app
+        .get(
+            "/costs.csv?from=2006-03-01&to=2006-03-31&by=month",
+            Some(&fin),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.lines().count() >= 2, "{}", csv.body);
+    let xlsx = app
+        .get("/costs.xlsx?from=2006-03-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(
+        xlsx.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("spreadsheetml"))
+    );
+    // Finance is refused the extensions page.
+    assert_eq!(
+        app.get("/extensions", Some(&fin)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A bad period is named.
+    let r = app
+        .get("/costs?from=2006-03-31&to=2006-03-01", Some(&fin))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 both_backends!(
+    costs_page_charts_and_downloads,
     extension_pages,
     csv_import_all_or_nothing,
     api_tokens_create_use_revoke,

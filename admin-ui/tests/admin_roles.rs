@@ -206,6 +206,7 @@ fn route_table_matches_routers() {
         include_str!("../src/http/api.rs"),
         include_str!("../src/http/assets.rs"),
         include_str!("../src/http/calls.rs"),
+        include_str!("../src/http/costs.rs"),
         include_str!("../src/http/extensions.rs"),
         include_str!("../src/http/login.rs"),
         include_str!("../src/http/overview.rs"),

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assets;
 pub mod calls;
+pub mod costs;
 pub mod error;
 pub mod extensions;
 pub mod login;
