@@ -441,3 +441,246 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+// ---------------------------------------------------------------------------------------
+// The admin UI under test, in-process on 127.0.0.1:0.
+
+use admin_ui::{AppState, LiveCall, LiveEvent, LiveRegistration, LiveView};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// A LiveView for pages that need no PBX: nothing registered, no calls, no trunks; tests
+/// publish events through `events`.
+#[derive(Debug)]
+pub struct FakeLive {
+    pub events: broadcast::Sender<LiveEvent>,
+}
+
+impl Default for FakeLive {
+    fn default() -> Self {
+        FakeLive {
+            events: broadcast::channel(64).0,
+        }
+    }
+}
+
+impl LiveView for FakeLive {
+    fn registrations(&self) -> Vec<LiveRegistration> {
+        Vec::new()
+    }
+    fn active_calls(&self) -> Vec<LiveCall> {
+        Vec::new()
+    }
+    fn hang_up(&self, _call_id: u64) -> bool {
+        false
+    }
+    fn trunk_states(&self) -> Vec<(String, bool)> {
+        Vec::new()
+    }
+    fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// The real PBX's live state (registrar bindings and its event bus), as `sentral serve`
+/// gives it to the UI.
+#[derive(Debug)]
+pub struct PbxLive(pub Arc<pbx::PbxContext>);
+
+impl LiveView for PbxLive {
+    fn registrations(&self) -> Vec<LiveRegistration> {
+        self.0
+            .registrar
+            .all()
+            .into_iter()
+            .map(|b| LiveRegistration {
+                extension: b.extension.clone(),
+                contact: b.contact_key(),
+                transport: format!("{:?}", b.destination.kind).to_lowercase(),
+                source: b.destination.remote,
+                expires_at: b.expires_at,
+                user_agent: b.user_agent.clone(),
+            })
+            .collect()
+    }
+    fn active_calls(&self) -> Vec<LiveCall> {
+        Vec::new()
+    }
+    fn hang_up(&self, _call_id: u64) -> bool {
+        false
+    }
+    fn trunk_states(&self) -> Vec<(String, bool)> {
+        Vec::new()
+    }
+    fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        use pbx::events::PbxEvent;
+        let (tx, rx) = broadcast::channel(256);
+        let mut src = self.0.events.subscribe();
+        // Ends when the browser's stream goes (send fails) or the PBX stops.
+        tokio::spawn(async move {
+            loop {
+                let ev = match src.recv().await {
+                    Ok(ev) => ev,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let mapped = match ev {
+                    PbxEvent::Registration {
+                        extension,
+                        contacts,
+                    } => LiveEvent::Registration {
+                        extension,
+                        contacts,
+                    },
+                    PbxEvent::CallStarted {
+                        call_id,
+                        caller,
+                        callee,
+                    } => LiveEvent::CallStarted {
+                        call_id,
+                        caller,
+                        callee,
+                    },
+                    PbxEvent::CallAnswered { call_id } => LiveEvent::CallAnswered { call_id },
+                    PbxEvent::CallEnded { call_id } => LiveEvent::CallEnded { call_id },
+                    PbxEvent::Lockout { address } => LiveEvent::Lockout { address },
+                    PbxEvent::TrunkRegistration { trunk, registered } => {
+                        LiveEvent::TrunkRegistration { trunk, registered }
+                    }
+                };
+                if tx.send(mapped).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// The admin UI served on a loopback port until stopped (or dropped).
+#[derive(Debug)]
+pub struct AdminServer {
+    pub url: String,
+    /// The first admin password, read back from the file the first start wrote.
+    pub admin_password: String,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl AdminServer {
+    /// First start on `store`: creates `admin` (password to the data directory, as
+    /// `sentral serve` does) and serves the UI.
+    pub async fn start(store: store::Store, live: Arc<dyn LiveView>) -> AdminServer {
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let printed = admin_ui::ensure_admin(&store, data_dir.path())
+            .await
+            .expect("first start creates admin")
+            .expect("no users yet, so a password");
+        let saved = std::fs::read_to_string(data_dir.path().join(admin_ui::ADMIN_PASSWORD_FILE))
+            .expect("admin password file");
+        assert_eq!(
+            saved.trim(),
+            printed,
+            "the saved password is the printed one"
+        );
+        let state = AppState::new(store, live, data_dir.path().to_path_buf());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind UI");
+        let addr = listener.local_addr().expect("UI addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            if let Err(e) = admin_ui::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            {
+                eprintln!("admin UI stopped with {e}");
+            }
+        });
+        AdminServer {
+            url: format!("http://{addr}"),
+            admin_password: printed,
+            data_dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Open SSE streams keep a graceful shutdown waiting; bound it.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Browser {
+    /// Signs in with a password for the first time and enrols TOTP from the secret the
+    /// page shows once; returns the secret. Screenshots and checks the sign-in, enrolment
+    /// and recovery-code pages as `<prefix>-login` etc.
+    pub async fn first_sign_in(
+        &self,
+        ui: &AdminServer,
+        user: &str,
+        password: &str,
+        prefix: &str,
+    ) -> String {
+        self.visit(&ui.at("/login"), &format!("{prefix}-login"))
+            .await;
+        self.fill("#username", user).await;
+        self.fill("#password", password).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+        let secret_el = self.find("#totp-secret").await;
+        assert_eq!(self.current_path().await, "/enrol");
+        self.look(&format!("{prefix}-enrol")).await;
+        let secret = step("secret text", secret_el.text()).await;
+        assert!(
+            base32_decode(secret.trim()).is_some_and(|k| k.len() >= 16),
+            "a base32 secret of at least 128 bits is shown: {secret:?}"
+        );
+        // A wrong code is refused and the secret does not take effect.
+        let good = totp_code(secret.trim(), now_unix());
+        let wrong = format!("{:06}", (good.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
+        self.fill("#code", &wrong).await;
+        self.click("form[action='/enrol'] button[type=submit]")
+            .await;
+        self.find("p.error[role=alert]").await;
+        assert_eq!(self.current_path().await, "/enrol");
+        self.fill("#code", &totp_code(secret.trim(), now_unix()))
+            .await;
+        self.click("form[action='/enrol'] button[type=submit]")
+            .await;
+        let codes = self.find("#recovery-codes").await;
+        let codes = step("recovery codes", codes.text()).await;
+        assert!(
+            codes.lines().filter(|l| !l.trim().is_empty()).count() >= 5,
+            "recovery codes shown: {codes:?}"
+        );
+        self.look(&format!("{prefix}-recovery-codes")).await;
+        secret.trim().to_string()
+    }
+}

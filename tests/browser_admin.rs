@@ -1,0 +1,319 @@
+//! The admin UI in real headless Chromium (issue 5, "Done means"): first sign-in with
+//! TOTP enrolment, every page screenshotted and checked with axe-core, an extension made in
+//! the UI and registered by a real SIP phone (SIPp against the real PBX on the same store)
+//! turning "registered" on the page without a reload (server-sent events), a CSV import
+//! with one bad line refused whole, and a finance user refused the IT pages.
+//!
+//! Screenshots: tests/output/screenshots/<test>/; axe reports: tests/output/axe/<test>/.
+
+mod support;
+
+use admin_ui::app::Access;
+use pbx::PbxConfig;
+use std::sync::Arc;
+use std::time::Duration;
+use support::browser::{AdminServer, Browser, FakeLive, PbxLive};
+use support::pbx::{Backend, seeded_store, start_pbx};
+use support::sipp::{self, SippTransport};
+
+/// Every page a role may GET (from the UI's own route table, so new pages are checked as
+/// they land), with path parameters filled from the seeded store.
+fn pages_for(role: admin_ui::Role) -> Vec<String> {
+    admin_ui::ROUTES
+        .iter()
+        .filter(|r| r.method == "GET")
+        .filter(|r| matches!(r.access, Access::Roles(roles) if roles.contains(&role)))
+        .map(|r| r.path)
+        // Pages only: no API, event stream, static files or downloads.
+        .filter(|p| {
+            !p.starts_with("/api/")
+                && !p.starts_with("/static/")
+                && *p != "/events"
+                && !p.ends_with(".csv")
+                && !p.ends_with(".xlsx")
+        })
+        .map(|p| p.replace("{number}", "1001").replace("{code}", "radhus"))
+        .filter(|p| !p.contains('{'))
+        .collect()
+}
+
+/// Screenshot name for a path: `/` is `overview`, `/extensions/1001` is
+/// `extensions-1001`.
+fn page_name(path: &str) -> String {
+    let name = path.trim_matches('/').replace('/', "-");
+    if name.is_empty() {
+        "overview".into()
+    } else {
+        name
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sign_in_with_totp_then_every_admin_page_is_accessible() {
+    let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
+    let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
+    // The first password is saved for the owner only.
+    let file = ui.data_dir.path().join(admin_ui::ADMIN_PASSWORD_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file)
+            .expect("password file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+
+    let browser = Browser::start("first_sign_in", "nb").await;
+    // Signed out, every page sends the browser to the sign-in form.
+    browser.goto(&ui.at("/extensions")).await;
+    assert_eq!(browser.current_path().await, "/login");
+
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+    browser.click("a[href='/']").await;
+    let (ok, text) = browser
+        .wait_for_text(Duration::from_secs(5), |t| {
+            t.contains("Registrerte telefoner")
+        })
+        .await;
+    assert!(ok, "overview in bokmål after enrolment: {text}");
+
+    let pages = pages_for(admin_ui::Role::Admin);
+    assert!(pages.len() >= 9, "admin pages: {pages:?}");
+    for path in &pages {
+        browser.visit(&ui.at(path), &page_name(path)).await;
+        assert_eq!(&browser.current_path().await, path, "stays signed in");
+    }
+    browser.close().await;
+
+    // English when the browser asks for it.
+    let en = Browser::start("first_sign_in_en", "en-GB").await;
+    en.visit(&ui.at("/login"), "login-en").await;
+    let text = en.body_text().await;
+    assert!(text.contains("Sign in"), "{text}");
+    en.close().await;
+    ui.stop().await;
+    store.close().await;
+}
+
+fn free_port() -> u16 {
+    // Free for both UDP and TCP at the moment of asking (SIPp binds both).
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extension_made_in_the_ui_shows_registered_live_when_a_phone_registers() {
+    let mut config = PbxConfig::default();
+    config.lockout.max_failures = 1000;
+    let pbx = start_pbx(Backend::Sqlite, config).await;
+    let ui = AdminServer::start(pbx.store.clone(), Arc::new(PbxLive(pbx.server.ctx.clone()))).await;
+    let browser = Browser::start("extension_registers_live", "nb").await;
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+
+    browser.goto(&ui.at("/extensions")).await;
+    browser.fill("#number", "1050").await;
+    browser.fill("#display_name", "Resepsjon Fjuk").await;
+    browser.fill("#department", "Resepsjon").await;
+    browser
+        .click("form[action='/extensions'][method=post] button[type=submit]")
+        .await;
+    let sip_password = browser.find("#sip-password").await;
+    let sip_password = support::browser::step("password", sip_password.text()).await;
+    let sip_password = sip_password.trim().to_string();
+    assert!(
+        sip_password.len() >= 12,
+        "a strong SIP password: {sip_password:?}"
+    );
+    browser.look("extension-created").await;
+
+    browser
+        .visit(&ui.at("/extensions"), "extensions-before")
+        .await;
+    let cell = browser.find("#reg-1050").await;
+    assert_eq!(
+        support::browser::step("state", cell.text()).await,
+        "Ikke registrert"
+    );
+    // A mark that a reload would wipe.
+    browser
+        .js("window.__sentralNoReload = 42; return true;", vec![])
+        .await;
+
+    // The PBX picks the new extension up from the store within a second or so; a phone
+    // retries until it is known.
+    let target = pbx.udp;
+    let scenario = sipp::scenario("driver/register.xml");
+    let mut last = None;
+    for _ in 0..10 {
+        let scenario = scenario.clone();
+        let pw = sip_password.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let port = free_port().to_string();
+            sipp::run(
+                &scenario,
+                target,
+                SippTransport::Udp,
+                1,
+                &["-s", "1050", "-au", "1050", "-ap", &pw, "-p", &port],
+                Duration::from_secs(10),
+            )
+        })
+        .await
+        .expect("sipp task");
+        if run.succeeded() {
+            last = Some(run);
+            break;
+        }
+        last = Some(run);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let run = last.expect("sipp ran");
+    assert!(
+        run.succeeded(),
+        "SIPp registers as 1050: {}\n{}\n{}",
+        run.stdout,
+        run.stderr,
+        run.errors
+    );
+
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = browser
+            .js(
+                "var e = document.getElementById('reg-1050'); return e ? e.textContent : '';",
+                vec![],
+            )
+            .await;
+        if text.as_str() == Some("Registrert") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the page shows 1050 registered within 10 s, shows {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mark = browser
+        .js("return window.__sentralNoReload || null;", vec![])
+        .await;
+    assert_eq!(
+        mark,
+        serde_json::json!(42),
+        "updated in place, not reloaded"
+    );
+    browser.look("extensions-registered").await;
+    // And on a fresh load too (from the registrar, not only the event).
+    browser
+        .visit(&ui.at("/extensions/1050"), "extension-1050")
+        .await;
+    assert!(browser.body_text().await.contains("Registrert"));
+
+    browser.close().await;
+    ui.stop().await;
+    pbx.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_with_one_bad_line_shows_the_error_and_imports_nothing() {
+    let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
+    let before = store.extensions().await.expect("extensions").len();
+    let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
+    let browser = Browser::start("csv_import", "nb").await;
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+    browser.goto(&ui.at("/extensions")).await;
+    // Line 3 names a site that does not exist.
+    let csv = "number,display_name,site,department,class_of_service,premium_allowed,enabled\n\
+               1060,Bibliotek,radhus,Kultur,national,false,true\n\
+               1061,Ukjent,nowhere,Kultur,national,false,true\n\
+               1062,Kantine,radhus,Drift,internal,false,true\n";
+    browser.fill("#csv", csv).await;
+    browser
+        .click("form[action='/extensions/import'] button[type=submit]")
+        .await;
+    let errors = browser.find("#import-errors").await;
+    let text = support::browser::step("errors", errors.text()).await;
+    let sent = browser
+        .js("return document.getElementById('csv').value;", vec![])
+        .await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("3 ") && l.contains("nowhere")),
+        "the bad line is named by its line in the file (3): {text}\nsent: {sent}"
+    );
+    assert!(
+        text.contains("nowhere"),
+        "and what is wrong with it: {text}"
+    );
+    browser.look("import-error").await;
+    let after = store.extensions().await.expect("extensions");
+    assert_eq!(after.len(), before, "nothing imported");
+    assert!(
+        !after
+            .iter()
+            .any(|e| e.number == "1060" || e.number == "1062")
+    );
+    browser.close().await;
+    ui.stop().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_user_sees_finance_pages_and_is_refused_the_extensions_page() {
+    let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
+    let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
+    let browser = Browser::start("finance_user", "nb").await;
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+    browser.goto(&ui.at("/users")).await;
+    browser.fill("#username", "kari.finans").await;
+    let role = browser.find("#role").await;
+    support::browser::step("choose finance", role.select_by_value("finance")).await;
+    browser
+        .click("form[action='/users'] button[type=submit]")
+        .await;
+    let pw = browser.find("#user-password").await;
+    let finance_password = support::browser::step("password", pw.text()).await;
+    browser.look("user-created").await;
+    browser.click("form.logout button[type=submit]").await;
+    browser.find("#username").await;
+
+    browser
+        .first_sign_in(&ui, "kari.finans", finance_password.trim(), "finance")
+        .await;
+    for path in pages_for(admin_ui::Role::Finance) {
+        browser
+            .visit(&ui.at(&path), &format!("finance-{}", page_name(&path)))
+            .await;
+        assert_eq!(browser.current_path().await, path);
+        let text = browser.body_text().await;
+        assert!(!text.contains("Du har ikke tilgang"), "{path}: {text}");
+    }
+    // IT pages are refused on the server, not only hidden from the menu.
+    for path in ["/extensions", "/users", "/tokens"] {
+        browser.goto(&ui.at(path)).await;
+        let text = browser.body_text().await;
+        assert!(
+            text.contains("Du har ikke tilgang"),
+            "finance is refused {path}: {text}"
+        );
+    }
+    browser.goto(&ui.at("/extensions")).await;
+    browser.look("finance-refused-extensions").await;
+    browser.close().await;
+    ui.stop().await;
+    store.close().await;
+}
