@@ -85,6 +85,9 @@ pub const ROUTES: &[Route] = routes! {
     "GET" "/costs" => Access::Roles(IT_FINANCE);
     "GET" "/costs.csv" => Access::Roles(IT_FINANCE);
     "GET" "/costs.xlsx" => Access::Roles(IT_FINANCE);
+    "GET" "/savings" => Access::Roles(IT_FINANCE);
+    "GET" "/savings.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/savings.xlsx" => Access::Roles(IT_FINANCE);
     "GET" "/users" => Access::Roles(ADMIN);
     "POST" "/users" => Access::Roles(ADMIN);
     "POST" "/users/{id}/disable" => Access::Roles(ADMIN);
@@ -140,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::trunks::router())
         .merge(http::calls::router())
         .merge(http::costs::router())
+        .merge(http::savings::router())
         .merge(http::users::router())
         .merge(http::api::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))

@@ -184,6 +184,25 @@ catalogue! {
     Calls => "Samtaler", "Calls";
     Minutes => "Minutter", "Minutes";
     DownloadXlsx => "Last ned Excel (XLSX)", "Download Excel (XLSX)";
+    Savings => "Innsparing", "Savings";
+    SyntheticData => "Merk: beregningen bygger helt eller delvis på syntetiske (genererte) samtaledata", "Note: the calculation rests wholly or partly on synthetic (generated) call data";
+    RealData => "Beregningen bygger på reelle samtaledata", "The calculation rests on real call data";
+    PerYear => "Per år", "Per year";
+    PerMonth => "Gammel og ny løsning per måned", "Old and new per month";
+    Operating => "Drift", "Operating";
+    FullCost => "Full kostnad (med investering)", "Full cost (with investment)";
+    OldWorld => "Gammel løsning", "Old world";
+    NewWorld => "Ny løsning", "New world";
+    Saving => "Innsparing", "Saving";
+    Target => "Mål", "Target";
+    Cumulative => "Akkumulert innsparing mot målet", "Cumulative saving against the target";
+    Sensitivity => "Følsomhet", "Sensitivity";
+    Input => "Inndata", "Input";
+    BaseValue => "Grunnverdi", "Base value";
+    Weight => "Vekt (NOK/år)", "Weight (NOK/year)";
+    FlipOperating => "Snur driftsvurderingen ved", "Operating verdict flips at";
+    FlipFull => "Snur fullkostvurderingen ved", "Full-cost verdict flips at";
+    Assumptions => "Forutsetninger", "Assumptions";
     LiveUpdates => "Oppdateres automatisk", "Updates automatically";
 }
 

@@ -18,6 +18,7 @@ const MENU: &[(&str, Msg)] = &[
     ("/live", Msg::LiveCalls),
     ("/calls", Msg::CallRecords),
     ("/costs", Msg::Costs),
+    ("/savings", Msg::Savings),
     ("/users", Msg::Users),
     ("/tokens", Msg::ApiTokens),
 ];

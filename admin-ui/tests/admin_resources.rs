@@ -601,6 +601,72 @@ async fn costs_page_charts_and_downloads(store: Store) {
         .get("/costs?from=2006-03-31&to=2006-03-01", Some(&fin))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Savings: verdict, monthly chart, real data named as such; three months, three rows.
+    let r = app
+        .get("/savings?from=2006-01-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"verdict\"") && r.body.contains("id=\"savings-chart\""));
+    assert!(
+        r.body.contains("<p id=\"data-basis\" class=\"notice\">"),
+        "real data"
+    );
+    for m in ["2006-01", "2006-02", "2006-03"] {
+        assert!(r.body.contains(&format!("<td>{m}</td>")), "{m}");
+    }
+    let x = app
+        .get("/savings.xlsx?from=2006-01-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert_eq!(x.status, StatusCode::OK);
+    assert!(x.body.starts_with("PK"), "an XLSX (zip) file");
+    // One synthetic call makes the page say so.
+    let start = day + chrono::Duration::days(1);
+    let id = store
+        .start_call(&store::NewCallRecord {
+            started_at: start,
+            direction: billing::CallDirection::Outbound,
+            caller_extension: Some("1000".into()),
+            caller_number: "1000".into(),
+            caller_site: Some("radhus".into()),
+            caller_department: None,
+            callee_extension: None,
+            callee_number: "41234567".into(),
+            callee_site: None,
+            callee_department: None,
+            trunk: None,
+            synthetic: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("call: {e}"));
+    store
+        .complete_call(
+            id,
+            &store::CallCompletion {
+                answered_at: Some(start),
+                ended_at: start + chrono::Duration::seconds(60),
+                talk_seconds: 60,
+                disposition: billing::CallDisposition::Answered,
+                sip_code: Some(200),
+                sip_reason: None,
+                transfer_chain: vec![],
+                caller_leg: None,
+                callee_leg: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e}"));
+    let r = app
+        .get("/savings?from=2006-01-01&to=2006-03-31", Some(&fin))
+        .await;
+    assert!(
+        r.body.contains("<p id=\"data-basis\" class=\"error\">"),
+        "synthetic data named"
+    );
+    let staff = app.session("staff").await;
+    assert_eq!(
+        app.get("/savings", Some(&staff)).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 both_backends!(

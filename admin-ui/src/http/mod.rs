@@ -9,6 +9,7 @@ pub mod error;
 pub mod extensions;
 pub mod login;
 pub mod overview;
+pub mod savings;
 pub mod sites;
 pub mod trunks;
 pub mod users;
