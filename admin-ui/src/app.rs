@@ -88,6 +88,8 @@ pub const ROUTES: &[Route] = routes! {
     "GET" "/savings" => Access::Roles(IT_FINANCE);
     "GET" "/savings.csv" => Access::Roles(IT_FINANCE);
     "GET" "/savings.xlsx" => Access::Roles(IT_FINANCE);
+    "GET" "/tariffs" => Access::Roles(IT_FINANCE);
+    "POST" "/tariffs" => Access::Roles(IT_FINANCE);
     "GET" "/users" => Access::Roles(ADMIN);
     "POST" "/users" => Access::Roles(ADMIN);
     "POST" "/users/{id}/disable" => Access::Roles(ADMIN);
@@ -144,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::calls::router())
         .merge(http::costs::router())
         .merge(http::savings::router())
+        .merge(http::tariffs::router())
         .merge(http::users::router())
         .merge(http::api::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))

@@ -203,6 +203,10 @@ catalogue! {
     FlipOperating => "Snur driftsvurderingen ved", "Operating verdict flips at";
     FlipFull => "Snur fullkostvurderingen ved", "Full-cost verdict flips at";
     Assumptions => "Forutsetninger", "Assumptions";
+    Tariffs => "Tariffer", "Tariffs";
+    InForce => "Tariffer i bruk", "Tariffs in force";
+    ImportedFiles => "Importerte filer", "Imported files";
+    ImportTariff => "Importer tariffil", "Import tariff file";
     LiveUpdates => "Oppdateres automatisk", "Updates automatically";
 }
 

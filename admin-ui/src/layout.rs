@@ -19,6 +19,7 @@ const MENU: &[(&str, Msg)] = &[
     ("/calls", Msg::CallRecords),
     ("/costs", Msg::Costs),
     ("/savings", Msg::Savings),
+    ("/tariffs", Msg::Tariffs),
     ("/users", Msg::Users),
     ("/tokens", Msg::ApiTokens),
 ];

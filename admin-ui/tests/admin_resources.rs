@@ -669,7 +669,57 @@ async fn costs_page_charts_and_downloads(store: Store) {
     );
 }
 
+async fn tariff_import_with_line_errors(store: Store) {
+    let app = TestApp::new(store.clone()).await;
+    let fin = app.session("finance").await;
+    let good = billing::dataset::SAMPLE_TOML;
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("valid_to = \"2006-12-31\""))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    assert!(line > 0);
+    let bad = good.replacen("valid_to = \"2006-12-31\"", "valid_to = \"2006-13-45\"", 1);
+    let r = app
+        .post("/tariffs", &fin, &[("name", "ny-avtale"), ("toml", &bad)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"tariff-errors\""));
+    assert!(
+        r.body.contains(&format!("<td>{line}</td>")),
+        "line {line} named: {}",
+        r.body
+    );
+    assert!(
+        store.tariff_files().await.unwrap_or_default().is_empty(),
+        "nothing stored"
+    );
+    let r = app
+        .post("/tariffs", &fin, &[("name", "ny-avtale"), ("toml", good)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let files = store.tariff_files().await.unwrap_or_default();
+    assert_eq!(files.len(), 1);
+    assert!(files.iter().all(|f| f.active && f.name == "ny-avtale"));
+    assert!(
+        store
+            .audit_log(5)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.action == "tariff.import" && e.actor == "finance-user")
+    );
+    let staff = app.session("staff").await;
+    assert_eq!(
+        app.post("/tariffs", &staff, &[("name", "x"), ("toml", good)])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 both_backends!(
+    tariff_import_with_line_errors,
     costs_page_charts_and_downloads,
     extension_pages,
     csv_import_all_or_nothing,

@@ -212,6 +212,7 @@ fn route_table_matches_routers() {
         include_str!("../src/http/overview.rs"),
         include_str!("../src/http/savings.rs"),
         include_str!("../src/http/sites.rs"),
+        include_str!("../src/http/tariffs.rs"),
         include_str!("../src/http/trunks.rs"),
         include_str!("../src/http/users.rs"),
     ];

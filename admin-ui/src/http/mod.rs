@@ -11,6 +11,7 @@ pub mod login;
 pub mod overview;
 pub mod savings;
 pub mod sites;
+pub mod tariffs;
 pub mod trunks;
 pub mod users;
 
