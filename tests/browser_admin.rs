@@ -317,3 +317,191 @@ async fn finance_user_sees_finance_pages_and_is_refused_the_extensions_page() {
     ui.stop().await;
     store.close().await;
 }
+
+/// Runs the `sentral` binary on `data_dir` and returns its standard output.
+fn sentral(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentral"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("sentral runs");
+    assert!(
+        out.status.success(),
+        "sentral {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn money(v: &serde_json::Value) -> f64 {
+    v.as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .or_else(|| v.as_f64())
+        .unwrap_or_else(|| panic!("a money value: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_reads_costs_and_savings_and_the_xlsx_export_holds_the_report_numbers() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    const FROM: &str = "2026-01-05";
+    const TO: &str = "2026-01-11";
+    // The sample dataset and a week of synthetic traffic, put in the way an operator does.
+    let dir = tempfile::tempdir().expect("data dir");
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("billing/data/sorum-sample.toml");
+    sentral(dir.path(), &["import", &sample.to_string_lossy()]);
+    sentral(
+        dir.path(),
+        &[
+            "traffic", "generate", "--from", FROM, "--to", TO, "--seed", "7",
+        ],
+    );
+    // The same numbers through the command line: what the spreadsheet must hold.
+    let expected: serde_json::Value = serde_json::from_str(&sentral(
+        dir.path(),
+        &[
+            "report", "costs", "--from", FROM, "--to", TO, "--by", "site", "--format", "json",
+        ],
+    ))
+    .expect("report JSON");
+    let expected_rows = expected["rows"].as_array().expect("rows").clone();
+    assert!(expected_rows.len() > 5, "{expected}");
+
+    let store = store::Store::open_in(dir.path(), None)
+        .await
+        .expect("open store");
+    let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
+    let browser = Browser::start("finance_reports", "nb").await;
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+    browser.goto(&ui.at("/users")).await;
+    browser.fill("#username", "finans").await;
+    let role = browser.find("#role").await;
+    support::browser::step("choose finance", role.select_by_value("finance")).await;
+    browser
+        .click("form[action='/users'] button[type=submit]")
+        .await;
+    let pw = browser.find("#user-password").await;
+    let finance_password = support::browser::step("password", pw.text()).await;
+    browser.click("form.logout button[type=submit]").await;
+    browser.find("#username").await;
+    browser
+        .first_sign_in(&ui, "finans", finance_password.trim(), "finance")
+        .await;
+
+    // Savings: the chart, the verdict, and that the data is synthetic, all visible.
+    browser
+        .visit(&ui.at(&format!("/savings?from={FROM}&to={TO}")), "savings")
+        .await;
+    let chart = browser.find("svg#savings-chart").await;
+    let shown = support::browser::step("chart shown", chart.is_displayed()).await;
+    assert!(shown, "the savings chart is on screen");
+    let marks = browser
+        .js(
+            "return document.querySelectorAll('#savings-chart rect, #savings-chart polyline, #savings-chart path, #savings-chart circle').length;",
+            vec![],
+        )
+        .await;
+    assert!(
+        marks.as_u64().unwrap_or(0) > 0,
+        "the chart draws data: {marks}"
+    );
+    let verdict = browser.find("#verdict").await;
+    let verdict = support::browser::step("verdict", verdict.text()).await;
+    assert!(
+        verdict.contains("250 000"),
+        "verdict against the target: {verdict}"
+    );
+    let basis = browser.find("#data-basis").await;
+    let basis = support::browser::step("basis", basis.text()).await;
+    assert!(!basis.trim().is_empty(), "real or synthetic is said");
+
+    // Costs with the period picker, then the XLSX download.
+    browser.goto(&ui.at("/costs")).await;
+    browser.find("#from").await;
+    // Date inputs take the value through script (typing depends on the locale's format).
+    browser
+        .js(
+            "document.getElementById('from').value = arguments[0]; \
+             document.getElementById('to').value = arguments[1]; return true;",
+            vec![serde_json::json!(FROM), serde_json::json!(TO)],
+        )
+        .await;
+    browser
+        .click("form[action='/costs'] button[type=submit]")
+        .await;
+    browser.find("svg.chart").await;
+    let url = support::browser::step("url", browser.client.current_url()).await;
+    assert!(
+        url.query()
+            .is_some_and(|q| q.contains(FROM) && q.contains(TO)),
+        "period picked: {url}"
+    );
+    browser.look("costs").await;
+    browser.click("a[href^='/costs.xlsx']").await;
+    let file = browser
+        .wait_for_download(".xlsx", Duration::from_secs(20))
+        .await;
+    let mut book: Xlsx<_> = open_workbook(&file).expect("the download opens as XLSX");
+    let sheet = book.worksheet_range("by site").expect("a 'by site' sheet");
+    let rows: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
+    let cell_f = |r: &[Data], i: usize| -> f64 {
+        match r.get(i) {
+            Some(Data::Float(f)) => *f,
+            Some(Data::Int(n)) => *n as f64,
+            other => panic!("number in column {i}: {other:?}"),
+        }
+    };
+    // Header, one row per site, and the total.
+    assert_eq!(rows.len(), expected_rows.len() + 2, "rows: {rows:?}");
+    for (got, want) in rows.iter().skip(1).zip(&expected_rows) {
+        assert_eq!(
+            got.first().map(|d| d.to_string()),
+            want["key"].as_str().map(str::to_string)
+        );
+        assert_eq!(cell_f(got, 2), want["calls"].as_f64().unwrap_or(-1.0));
+        assert!(
+            (cell_f(got, 6) - money(&want["legacy_cost"])).abs() < 0.005,
+            "{got:?} vs {want}"
+        );
+        assert!(
+            (cell_f(got, 7) - money(&want["new_cost"])).abs() < 0.005,
+            "{got:?} vs {want}"
+        );
+    }
+    let total = rows.last().expect("total row");
+    assert_eq!(
+        cell_f(total, 2),
+        expected["total"]["calls"].as_f64().unwrap_or(-1.0)
+    );
+    assert!((cell_f(total, 6) - money(&expected["total"]["legacy_cost"])).abs() < 0.005);
+    assert!((cell_f(total, 7) - money(&expected["total"]["new_cost"])).abs() < 0.005);
+    // And the same total is what the page shows.
+    let page = browser.body_text().await;
+    let calls = expected["total"]["calls"].as_u64().unwrap_or(0);
+    let grouped = {
+        let s = calls.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push('\u{a0}');
+            }
+            out.push(c);
+        }
+        out
+    };
+    assert!(
+        page.contains(&calls.to_string())
+            || page.contains(&grouped)
+            || page.contains(&grouped.replace('\u{a0}', " ")),
+        "the page shows the {calls} calls"
+    );
+
+    browser.close().await;
+    ui.stop().await;
+    store.close().await;
+}

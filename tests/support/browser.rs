@@ -210,7 +210,24 @@ impl Browser {
 
     /// Saves a PNG of the viewport as `tests/output/screenshots/<test>/<page>.png`.
     pub async fn screenshot(&self, page: &str) -> PathBuf {
+        // WebDriver captures the viewport only: grow the window to the page's height (up
+        // to a bound) so that a person sees the whole page, then put it back.
+        let height = step(
+            "page height",
+            self.client.execute(
+                "return Math.max(document.body ? document.body.scrollHeight : 0, \
+                 document.documentElement.scrollHeight);",
+                vec![],
+            ),
+        )
+        .await
+        .as_u64()
+        .unwrap_or(1000)
+        .clamp(600, 8000);
+        let tall = u32::try_from(height).unwrap_or(8000);
+        step("grow window", self.client.set_window_size(1280, tall)).await;
         let png = step(&format!("screenshot {page}"), self.client.screenshot()).await;
+        step("restore window", self.client.set_window_size(1280, 1000)).await;
         let dir = output_dir().join("screenshots").join(&self.test);
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{page}.png"));
