@@ -388,3 +388,42 @@ both_backends!(
     headers_cookies_and_language,
     logout_ends_session,
 );
+
+/// `serve` over real TCP: answers, sees the client address, stops on shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_and_shuts_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    support::on_sqlite(|store| async move {
+        let app = TestApp::new(store.clone()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(admin_ui::serve(listener, app.state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let mut conn = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        conn.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply)
+            .await
+            .unwrap_or_else(|e| panic!("read: {e}"));
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("content-security-policy")
+        );
+        let _ = stop.send(());
+        let done = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))), "server stopped cleanly");
+    })
+    .await;
+}

@@ -78,7 +78,7 @@ async fn overview(
         title,
         html! {
             p class="visually-hidden" { (Msg::LiveUpdates.get(lang)) }
-            ul class="cards" data-live="summary" {
+            ul class="cards" data-live=[crate::app::may_get(p.role, "/events").then_some("summary")] {
                 li { span class="value" data-field="phones_registered" { (s.phones_registered) } (Msg::PhonesRegistered.get(lang)) }
                 li { span class="value" data-field="calls_now" { (s.calls_now) } (Msg::CallsNow.get(lang)) }
                 li { span class="value" { (today) } (Msg::CallsToday.get(lang)) }
