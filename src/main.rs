@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod live;
 mod serve;
 mod settings;
 

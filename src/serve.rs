@@ -1,6 +1,6 @@
 //! `sentral serve`: opens the store, seeds the demo municipality when asked, and runs the
-//! PBX (SIP driver, RTP relay, registrar, calls) until SIGINT/SIGTERM. The admin UI
-//! (issue 5) is not served yet; `--http-listen` is accepted and reported as such.
+//! PBX (SIP driver, RTP relay, registrar, calls) and the admin UI over the same store
+//! until SIGINT/SIGTERM.
 
 use crate::settings::Settings;
 use anyhow::Context;
@@ -68,14 +68,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     for (kind, addr) in server.sip_addrs() {
         tracing::info!(transport = ?kind, %addr, "SIP listening");
     }
-    tracing::info!(http = %args.http_listen, "admin UI is not built yet (issue 5); nothing listens on this address");
+    if let Some(password) = admin_ui::ensure_admin(&store, &args.data_dir)
+        .await
+        .context("cannot create the first admin")?
+    {
+        println!(
+            "Admin UI: first start, user `admin` with password {password} (also in {}, owner-only). Enrol two-factor login at first sign-in.",
+            args.data_dir.join(admin_ui::ADMIN_PASSWORD_FILE).display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for the admin UI on {}", args.http_listen))?;
+    let ui_state = admin_ui::AppState::new(
+        store.clone(),
+        crate::live::PbxLiveView::new(server.ctx.clone()),
+        args.data_dir.clone(),
+    );
+    let (stop_ui, ui_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ui = tokio::spawn(admin_ui::serve(listener, ui_state, async move {
+        let _ = ui_stopped.await;
+    }));
+    tracing::info!(http = %args.http_listen, "admin UI listening");
     println!(
-        "Sentral is running (SIP on {:?}). Ctrl-C stops it.",
-        args.sip_listen
+        "Sentral is running: SIP on {:?}, admin UI on http://{}. Ctrl-C stops it.",
+        args.sip_listen, args.http_listen
     );
 
     wait_for_shutdown().await;
     tracing::info!("shutting down");
+    let _ = stop_ui.send(());
+    match ui.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "admin UI stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "admin UI task failed"),
+        Ok(Ok(())) => {}
+    }
     server.shutdown().await;
     store.close().await;
     Ok(())
