@@ -29,12 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
+    // The store creates the data directory, owner-only, when it is new.
     let store = Store::open_in(&args.data_dir, args.database_url.as_deref())
         .await
         .context("cannot open the store")?;
