@@ -66,10 +66,32 @@ pub(crate) fn local_addr(
     dest: &Destination,
     fallback: Option<&Flow>,
 ) -> Option<SocketAddr> {
-    handle
+    let mut local = handle
         .transports()
         .local_for(dest.kind, dest.remote)
-        .or_else(|| fallback.map(|f| f.local))
+        .or_else(|| fallback.map(|f| f.local))?;
+    if local.ip().is_unspecified() {
+        // Listening on 0.0.0.0 (the `serve` default) says nothing a peer can use: ask
+        // the kernel which source address routes to the peer (a connected UDP socket
+        // sends nothing).
+        if let Some(ip) = routable_ip(dest.remote) {
+            local.set_ip(ip);
+        }
+    }
+    Some(local)
+}
+
+/// The source address the kernel would use towards `remote`.
+pub(crate) fn routable_ip(remote: SocketAddr) -> Option<std::net::IpAddr> {
+    let any: SocketAddr = if remote.is_ipv4() {
+        SocketAddr::from(([0u8; 4], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let s = std::net::UdpSocket::bind(any).ok()?;
+    s.connect(remote).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
 }
 
 /// A `sip:user@host` URI.
@@ -169,4 +191,13 @@ pub(crate) fn with_reason(mut resp: Response, from: &Response) -> Response {
         resp.reason = from.reason.clone();
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn routable_ip_of_loopback_is_loopback() {
+        let ip = super::routable_ip("127.0.0.1:5060".parse().expect("addr"));
+        assert_eq!(ip, Some("127.0.0.1".parse().expect("ip")));
+    }
 }
