@@ -370,7 +370,7 @@ impl DialPlan {
     /// The emergency number `dialled` is, matched as a whole normalised number.
     pub fn emergency_number(&self, dialled: &str) -> Option<String> {
         let n = self.normalise(dialled)?;
-        self.emergency.iter().any(|e| *e == n).then_some(n)
+        self.emergency.contains(&n).then_some(n)
     }
 
     /// Routes a call from a local phone (see the module docs for the rules).

@@ -185,8 +185,10 @@ fn extensions_route_to_enabled_extensions_only() {
 
 #[test]
 fn extension_digits_is_configurable() {
-    let mut c = PbxConfig::default();
-    c.extension_digits = 3;
+    let c = PbxConfig {
+        extension_digits: 3,
+        ..PbxConfig::default()
+    };
     let p = DialPlan::new(&c).expect("plan");
     let mut s = snapshot();
     let e = ext(20, "555", "radhus", ClassOfService::Internal);
@@ -235,8 +237,10 @@ fn emergency_numbers_match_whole_numbers_for_everyone() {
 
 #[test]
 fn emergency_list_is_configurable_and_beats_extensions() {
-    let mut c = PbxConfig::default();
-    c.emergency_numbers = vec!["112".into(), "1001".into()];
+    let mut c = PbxConfig {
+        emergency_numbers: vec!["112".into(), "1001".into()],
+        ..PbxConfig::default()
+    };
     let p = DialPlan::new(&c).expect("plan");
     let s = snapshot();
     assert!(matches!(
