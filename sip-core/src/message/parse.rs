@@ -575,7 +575,11 @@ fn parse_message(buf: Bytes, transport: Transport, limits: &Limits) -> Result<Me
 
 /// Where the header section ends: `(end of the last header line's text, body start)`.
 /// `from` is the start of the first header line (just after the start line).
-fn header_section_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+///
+/// `crlfs` counts the LFs visited (at or after `from`) that a CR at or after `from`
+/// precedes, so the caller can check for bare CRs with one counting pass instead of a
+/// search per CR. When `None` is returned every LF after `from` has been visited.
+fn header_section_end(b: &[u8], from: usize, crlfs: &mut usize) -> Option<(usize, usize)> {
     if let Some(rest) = b.get(from..) {
         // No headers at all: the empty line follows the start line directly.
         if rest.starts_with(b"\r\n") {
@@ -586,6 +590,9 @@ fn header_section_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
         }
     }
     for nl in memchr::memchr_iter(b'\n', b.get(from..)?).map(|i| i + from) {
+        if nl > from && b.get(nl - 1) == Some(&b'\r') {
+            *crlfs += 1;
+        }
         match b.get(nl + 1..) {
             Some([b'\r', b'\n', ..]) => return Some((nl + 1, nl + 3)),
             Some([b'\n', ..]) => return Some((nl + 1, nl + 2)),
@@ -612,7 +619,8 @@ fn parse_inner(buf: &Bytes, transport: Transport, limits: &Limits) -> Result<Mes
     // Without the empty line, the complete header lines are still parsed so the error
     // names a malformed header first (RFC 4475 §3.1.2.15 baddn.dat also lacks the empty
     // line); the partial last line is not looked at.
-    let (section_end, body_start) = match header_section_end(b, next) {
+    let mut crlfs = 0usize;
+    let (section_end, body_start) = match header_section_end(b, next, &mut crlfs) {
         Some((end, body)) => (end, Some(body)),
         None => (
             memchr::memrchr(b'\n', b).map_or(next, |i| (i + 1).max(next)),
@@ -621,11 +629,10 @@ fn parse_inner(buf: &Bytes, transport: Transport, limits: &Limits) -> Result<Mes
     };
     let section = b.get(next..section_end).ok_or(Problem::Unterminated)?;
     // A CR must end a line (bare LF is tolerated, bare CR never: it could split a header
-    // differently at the next hop).
-    for cr in memchr::memchr_iter(b'\r', section) {
-        if section.get(cr + 1) != Some(&b'\n') {
-            return Err(Problem::HeaderLine);
-        }
+    // differently at the next hop). The section ends with its last LF (or is empty), and
+    // `header_section_end` counted the CRLFs in it: any CR beyond those is a bare one.
+    if memchr::memchr_iter(b'\r', section).count() != crlfs {
+        return Err(Problem::HeaderLine);
     }
     if matches!(section.first(), Some(b' ' | b'\t')) {
         // A continuation line with nothing to continue.
@@ -761,6 +768,32 @@ mod tests {
         let bad = OPTIONS.replace("To: sip:user", "To: sip:\ruser");
         let err = dg(&bad).expect_err("bare CR");
         assert_eq!(err.problem(), &Problem::HeaderLine);
+    }
+
+    #[test]
+    fn bare_cr_is_rejected_wherever_it_sits() {
+        // The check counts CRs against CRLF line ends, so try a CR doubled before a line
+        // end, in a folded line, in the last header line and without the empty line.
+        for bad in [
+            OPTIONS.replace("CSeq: 1 OPTIONS\r\n", "CSeq: 1 OPTIONS\r\r\n"),
+            OPTIONS.replace(
+                "To: sip:user@example.com\r\n",
+                "To:\r\n sip:\ruser@example.com\r\n",
+            ),
+            OPTIONS.replace("Content-Length: 0\r\n", "Content-Length: 0\r\r\n"),
+            OPTIONS.replace(
+                "Content-Length: 0\r\n\r\n",
+                "Content-Length: 0\r\nX: a\rb\r\n",
+            ),
+        ] {
+            let err = dg(&bad).expect_err("bare CR");
+            assert_eq!(err.problem(), &Problem::HeaderLine, "{bad:?}");
+        }
+        let folded = OPTIONS.replace(
+            "To: sip:user@example.com\r\n",
+            "To:\r\n sip:user@example.com\r\n",
+        );
+        assert!(dg(&folded).is_ok());
     }
 
     #[test]
