@@ -105,13 +105,13 @@ async fn cancel_gets_200_and_invite_gets_487() {
     sock.send_to(request("INVITE", "inv1", "INVITE").as_bytes(), addr)
         .await
         .unwrap();
-    let mut statuses = vec![recv(&sock).await.status.0, recv(&sock).await.status.0];
+    let mut statuses = [recv(&sock).await.status.0, recv(&sock).await.status.0];
     statuses.sort();
-    assert_eq!(statuses, vec![100, 180]);
+    assert_eq!(statuses, [100, 180]);
     sock.send_to(request("CANCEL", "inv1", "CANCEL").as_bytes(), addr)
         .await
         .unwrap();
-    let mut finals = vec![recv(&sock).await, recv(&sock).await];
+    let mut finals = [recv(&sock).await, recv(&sock).await];
     finals.sort_by_key(|r| r.status.0);
     assert_eq!(finals[0].status.0, 200);
     assert_eq!(finals[0].headers.cseq().unwrap().method, Method::Cancel);
