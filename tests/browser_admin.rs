@@ -13,7 +13,7 @@ use pbx::PbxConfig;
 use std::sync::Arc;
 use std::time::Duration;
 use support::browser::{AdminServer, Browser, FakeLive, PbxLive};
-use support::pbx::{Backend, seeded_store, start_pbx};
+use support::pbx::{Backend, backends, seeded_store, start_pbx};
 use support::sipp::{self, SippTransport};
 
 /// Every page a role may GET (from the UI's own route table, so new pages are checked as
@@ -109,117 +109,121 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extension_made_in_the_ui_shows_registered_live_when_a_phone_registers() {
-    let mut config = PbxConfig::default();
-    config.lockout.max_failures = 1000;
-    let pbx = start_pbx(Backend::Sqlite, config).await;
-    let ui = AdminServer::start(pbx.store.clone(), Arc::new(PbxLive(pbx.server.ctx.clone()))).await;
-    let browser = Browser::start("extension_registers_live", "nb").await;
-    let password = ui.admin_password.clone();
-    browser
-        .first_sign_in(&ui, "admin", &password, "admin")
-        .await;
-
-    browser.goto(&ui.at("/extensions")).await;
-    browser.fill("#number", "1050").await;
-    browser.fill("#display_name", "Resepsjon Fjuk").await;
-    browser.fill("#department", "Resepsjon").await;
-    browser
-        .click("form[action='/extensions'][method=post] button[type=submit]")
-        .await;
-    let sip_password = browser.find("#sip-password").await;
-    let sip_password = support::browser::step("password", sip_password.text()).await;
-    let sip_password = sip_password.trim().to_string();
-    assert!(
-        sip_password.len() >= 12,
-        "a strong SIP password: {sip_password:?}"
-    );
-    browser.look("extension-created").await;
-
-    browser
-        .visit(&ui.at("/extensions"), "extensions-before")
-        .await;
-    let cell = browser.find("#reg-1050").await;
-    assert_eq!(
-        support::browser::step("state", cell.text()).await,
-        "Ikke registrert"
-    );
-    // A mark that a reload would wipe.
-    browser
-        .js("window.__sentralNoReload = 42; return true;", vec![])
-        .await;
-
-    // The PBX picks the new extension up from the store within a second or so; a phone
-    // retries until it is known.
-    let target = pbx.udp;
-    let scenario = sipp::scenario("driver/register.xml");
-    let mut last = None;
-    for _ in 0..10 {
-        let scenario = scenario.clone();
-        let pw = sip_password.clone();
-        let run = tokio::task::spawn_blocking(move || {
-            let port = free_port().to_string();
-            sipp::run(
-                &scenario,
-                target,
-                SippTransport::Udp,
-                1,
-                &["-s", "1050", "-au", "1050", "-ap", &pw, "-p", &port],
-                Duration::from_secs(10),
-            )
-        })
-        .await
-        .expect("sipp task");
-        if run.succeeded() {
-            last = Some(run);
-            break;
-        }
-        last = Some(run);
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    let run = last.expect("sipp ran");
-    assert!(
-        run.succeeded(),
-        "SIPp registers as 1050: {}\n{}\n{}",
-        run.stdout,
-        run.stderr,
-        run.errors
-    );
-
-    let end = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = browser
-            .js(
-                "var e = document.getElementById('reg-1050'); return e ? e.textContent : '';",
-                vec![],
-            )
+    // On every store backend: the UI and the PBX share it.
+    for backend in backends() {
+        let mut config = PbxConfig::default();
+        config.lockout.max_failures = 1000;
+        let pbx = start_pbx(backend, config).await;
+        let ui =
+            AdminServer::start(pbx.store.clone(), Arc::new(PbxLive(pbx.server.ctx.clone()))).await;
+        let browser = Browser::start(&format!("extension_registers_live_{backend:?}"), "nb").await;
+        let password = ui.admin_password.clone();
+        browser
+            .first_sign_in(&ui, "admin", &password, "admin")
             .await;
-        if text.as_str() == Some("Registrert") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < end,
-            "the page shows 1050 registered within 10 s, shows {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mark = browser
-        .js("return window.__sentralNoReload || null;", vec![])
-        .await;
-    assert_eq!(
-        mark,
-        serde_json::json!(42),
-        "updated in place, not reloaded"
-    );
-    browser.look("extensions-registered").await;
-    // And on a fresh load too (from the registrar, not only the event).
-    browser
-        .visit(&ui.at("/extensions/1050"), "extension-1050")
-        .await;
-    assert!(browser.body_text().await.contains("Registrert"));
 
-    browser.close().await;
-    ui.stop().await;
-    pbx.finish().await;
+        browser.goto(&ui.at("/extensions")).await;
+        browser.fill("#number", "1050").await;
+        browser.fill("#display_name", "Resepsjon Fjuk").await;
+        browser.fill("#department", "Resepsjon").await;
+        browser
+            .click("form[action='/extensions'][method=post] button[type=submit]")
+            .await;
+        let sip_password = browser.find("#sip-password").await;
+        let sip_password = support::browser::step("password", sip_password.text()).await;
+        let sip_password = sip_password.trim().to_string();
+        assert!(
+            sip_password.len() >= 12,
+            "a strong SIP password: {sip_password:?}"
+        );
+        browser.look("extension-created").await;
+
+        browser
+            .visit(&ui.at("/extensions"), "extensions-before")
+            .await;
+        let cell = browser.find("#reg-1050").await;
+        assert_eq!(
+            support::browser::step("state", cell.text()).await,
+            "Ikke registrert"
+        );
+        // A mark that a reload would wipe.
+        browser
+            .js("window.__sentralNoReload = 42; return true;", vec![])
+            .await;
+
+        // The PBX picks the new extension up from the store within a second or so; a phone
+        // retries until it is known.
+        let target = pbx.udp;
+        let scenario = sipp::scenario("driver/register.xml");
+        let mut last = None;
+        for _ in 0..10 {
+            let scenario = scenario.clone();
+            let pw = sip_password.clone();
+            let run = tokio::task::spawn_blocking(move || {
+                let port = free_port().to_string();
+                sipp::run(
+                    &scenario,
+                    target,
+                    SippTransport::Udp,
+                    1,
+                    &["-s", "1050", "-au", "1050", "-ap", &pw, "-p", &port],
+                    Duration::from_secs(10),
+                )
+            })
+            .await
+            .expect("sipp task");
+            if run.succeeded() {
+                last = Some(run);
+                break;
+            }
+            last = Some(run);
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        let run = last.expect("sipp ran");
+        assert!(
+            run.succeeded(),
+            "SIPp registers as 1050: {}\n{}\n{}",
+            run.stdout,
+            run.stderr,
+            run.errors
+        );
+
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = browser
+                .js(
+                    "var e = document.getElementById('reg-1050'); return e ? e.textContent : '';",
+                    vec![],
+                )
+                .await;
+            if text.as_str() == Some("Registrert") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "the page shows 1050 registered within 10 s, shows {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mark = browser
+            .js("return window.__sentralNoReload || null;", vec![])
+            .await;
+        assert_eq!(
+            mark,
+            serde_json::json!(42),
+            "updated in place, not reloaded"
+        );
+        browser.look("extensions-registered").await;
+        // And on a fresh load too (from the registrar, not only the event).
+        browser
+            .visit(&ui.at("/extensions/1050"), "extension-1050")
+            .await;
+        assert!(browser.body_text().await.contains("Registrert"));
+
+        browser.close().await;
+        ui.stop().await;
+        pbx.finish().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
