@@ -442,6 +442,9 @@ pub async fn parse_import(
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut errors = Vec::new();
     let mut out = Vec::new();
+    // Browsers submit form text with CRLF line ends, which shifts the csv crate's line
+    // positions by one; with LF they name the file's real lines.
+    let text = text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
