@@ -27,6 +27,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
+mod transfer;
+use transfer::Transfer;
+
 /// RFC 3261 §17.1.1.1 timer defaults, used for the TU's 2xx retransmissions (§13.3.1.4).
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
@@ -53,6 +56,10 @@ pub(crate) enum CallEvent {
     AckTimeout { leg: LegId, cseq: u32 },
     /// The PBX wants the call gone (admin hang-up, shutdown).
     Hangup,
+    /// A response (or failure) for the INVITE of fork `index` of a blind transfer.
+    TransferFork { index: usize, event: ClientEvent },
+    /// The transfer target did not answer within the ring timeout.
+    TransferTimeout,
 }
 
 /// One INVITE of the B leg to one registered contact.
@@ -140,6 +147,8 @@ struct Call {
     answer_status: Option<(u16, String)>,
     /// Calls the transfer steps taken so far.
     transfers: Vec<store::TransferStep>,
+    /// The blind transfer in progress (or the last one, for its 2xx retransmissions).
+    transfer: Option<Transfer>,
 }
 
 /// Runs the call to its end.
@@ -204,6 +213,7 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         retransmits: HashMap::new(),
         answer_status: None,
         transfers: Vec::new(),
+        transfer: None,
         ctx,
     };
     drop(a_req);
@@ -303,7 +313,9 @@ impl Call {
                         }
                         CallEvent::Ack { .. }
                         | CallEvent::Reply { .. }
-                        | CallEvent::AckTimeout { .. } => {}
+                        | CallEvent::AckTimeout { .. }
+                        | CallEvent::TransferFork { .. }
+                        | CallEvent::TransferTimeout => {}
                     }
                 }
                 _ = &mut ring_timeout => {
@@ -378,7 +390,17 @@ impl Call {
         let sent = match &target {
             Target::Contact { .. } => match self.driver.send_request(inv, dest).await {
                 Ok(ct) => {
-                    tokio::spawn(forward_plain(ct, index, cancel_rx, events));
+                    tokio::spawn(forward_plain(
+                        ct,
+                        index,
+                        cancel_rx,
+                        events,
+                        |index, event| CallEvent::Fork {
+                            index,
+                            event,
+                            sent: None,
+                        },
+                    ));
                     true
                 }
                 Err(e) => {
@@ -716,6 +738,19 @@ impl Call {
                             }
                         }
                         CallEvent::CallerCancelled => {}
+                        CallEvent::TransferFork { index, event } => {
+                            if let Some(end) = self.on_transfer_event(index, event).await {
+                                return end;
+                            }
+                        }
+                        CallEvent::TransferTimeout => {
+                            if let Some(end) = self
+                                .transfer_failed(480, "Temporarily Unavailable")
+                                .await
+                            {
+                                return end;
+                            }
+                        }
                         CallEvent::Hangup => {
                             return self.hang_up_both("hung up by the PBX").await;
                         }
@@ -811,6 +846,11 @@ impl Call {
                     side.dialog.terminate();
                 }
                 req.respond(ok);
+                if self.transferring_from(leg) {
+                    // A transferor may hang up once its REFER is accepted (RFC 5589
+                    // §6.1): the transferee waits for the target alone.
+                    return None;
+                }
                 self.bye(leg.other()).await;
                 let who = match leg {
                     LegId::A => "caller hung up",
@@ -823,12 +863,7 @@ impl Call {
                 req.respond(Response::to_request(&req.request, 491));
                 None
             }
-            Method::Refer => {
-                // Transfer is not offered yet: the phone keeps the call and tells its
-                // user (RFC 3515 §2.4.2 lets a recipient decline a REFER).
-                req.respond(Response::to_request(&req.request, 501));
-                None
-            }
+            Method::Refer => self.refer(leg, req).await,
             _ => {
                 self.relay_request(leg, req).await;
                 None
@@ -1004,6 +1039,7 @@ impl Call {
 
     /// Ends the call: answers nothing more, stops timers, closes media and the record.
     async fn finish(&mut self, mut end: CallEnd) {
+        self.abandon_transfer();
         for (_, t) in self.retransmits.drain() {
             t.abort();
         }
@@ -1052,6 +1088,7 @@ async fn forward_plain(
     index: usize,
     mut cancel: oneshot::Receiver<()>,
     events: mpsc::UnboundedSender<CallEvent>,
+    wrap: fn(usize, ClientEvent) -> CallEvent,
 ) {
     let mut cancelled = false;
     loop {
@@ -1064,7 +1101,7 @@ async fn forward_plain(
             }
             ev = ct.next() => {
                 let Some(event) = ev else { return };
-                if events.send(CallEvent::Fork { index, event, sent: None }).is_err() {
+                if events.send(wrap(index, event)).is_err() {
                     return;
                 }
             }

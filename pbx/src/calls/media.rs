@@ -16,6 +16,9 @@ pub(crate) struct CallMedia {
     keepers: [OriginKeeper; 2],
     /// The address to advertise when the relay is bound to the unspecified address.
     advertise: Option<IpAddr>,
+    /// The last valid SDP each leg's peer sent, so a transfer can offer the transferee's
+    /// media to a new party without asking the transferee again.
+    last_sdp: [Option<Vec<u8>>; 2],
 }
 
 fn idx(leg: LegId) -> usize {
@@ -39,6 +42,7 @@ impl CallMedia {
                 OriginKeeper::new("sentral", format!("{}", rand::random::<u32>()), 1),
             ],
             advertise,
+            last_sdp: [None, None],
         })
     }
 
@@ -67,6 +71,9 @@ impl CallMedia {
                 return None;
             }
         };
+        if let Some(slot) = self.last_sdp.get_mut(idx(from)) {
+            *slot = Some(body.to_vec());
+        }
         let relayed = relayed_stream(&sd);
         if let Some(i) = relayed {
             if let Some(remote) = remote_media(&sd, i) {
@@ -87,6 +94,17 @@ impl CallMedia {
         }
         self.keepers[idx(to)].stamp(&mut out);
         Some(out.to_bytes())
+    }
+}
+
+impl CallMedia {
+    /// A new offer for whoever takes over leg `from.other()` (blind transfer): the last
+    /// SDP leg `from`'s peer sent, pointed at the relay's socket for the other leg. The
+    /// peer on `from` keeps its relay port, so it needs no re-INVITE (RFC 3264 §8: its
+    /// session did not change). `None` when that leg never sent SDP.
+    pub(crate) fn offer_from(&mut self, from: LegId) -> Option<Vec<u8>> {
+        let last = self.last_sdp.get(idx(from)).cloned().flatten()?;
+        self.relay_sdp(from, &last)
     }
 }
 

@@ -131,6 +131,30 @@ impl Calls {
         }
     }
 
+    /// A blind transfer replaced leg `leg` of call `id`: the old dialog no longer reaches
+    /// the call (a late BYE from the transferor gets 481, §12.2.2, instead of hanging up
+    /// the new party) and the new one does. `callee` is the new called party, if it
+    /// changed.
+    pub(crate) fn rebind(
+        &self,
+        id: u64,
+        old: &(String, String),
+        new: (String, String),
+        leg: LegId,
+        callee: Option<String>,
+    ) {
+        let mut r = self.lock();
+        r.by_dialog.remove(old);
+        r.by_dialog.insert(new.clone(), (id, leg));
+        if let Some(e) = r.by_id.get_mut(&id) {
+            e.dialogs.retain(|d| d != old);
+            e.dialogs.push(new);
+            if let Some(c) = callee {
+                e.info.callee = c;
+            }
+        }
+    }
+
     fn find_dialog(&self, req: &Request) -> Option<(CallHandle, LegId)> {
         let call_id = req.headers.call_id()?.to_string();
         let tag = req.headers.to()?.tag()?.to_string();
