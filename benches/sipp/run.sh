@@ -72,9 +72,13 @@ bench() { # name server_pid target
   report "$name" call "$(successful "$work/$name-uac.out")" "$(failed "$work/$name-uac.out")" $((c1 - c0))
 }
 
+# A server already bound to our port would take part of the load and falsify the figures.
+port_free() { ! ss -lun | grep -q ":$1 "; }
+
 wait_port() { for _ in $(seq 1 100); do ss -lun | grep -q ":$1 " && return 0; sleep 0.1; done; return 1; }
 
 if [ "$which" = kamailio ] || [ "$which" = both ]; then
+  port_free 5070 || { echo "UDP 5070 is in use: stop that process first"; exit 1; }
   kamailio -f "$here/kamailio.cfg" -DD -E -n 2 >"$work/kamailio.log" 2>&1 &
   kpid=$!
   pids_to_stop+=("$kpid")
@@ -91,6 +95,7 @@ if [ "$which" = sentral ] || [ "$which" = both ]; then
   for u in 2000 3999; do
     "$bin" extension add "$u" --name "Bench $u" --site bench --password secret --data-dir "$data" >/dev/null
   done
+  port_free 5080 || { echo "UDP 5080 is in use: stop that process first"; exit 1; }
   RUST_LOG=warn "$bin" serve --data-dir "$data" --sip-listen 127.0.0.1:5080 --rtp-ports 40000-49999 >"$work/sentral.log" 2>&1 &
   spid=$!
   pids_to_stop+=("$spid")
