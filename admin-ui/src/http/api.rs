@@ -316,22 +316,7 @@ async fn new_password(
     Extension(p): Extension<Principal>,
     Path(number): Path<String>,
 ) -> HttpResult<Json<Value>> {
-    find(&state, &number).await?;
-    let password = store::generate_password();
-    state
-        .store
-        .set_extension_credentials(
-            &number,
-            &Credentials::from_password(&number, DEFAULT_REALM, &password),
-        )
-        .await?;
-    audit(
-        &state,
-        &p,
-        "extension.password",
-        format!("extension {number}: new SIP password"),
-    )
-    .await;
+    let password = super::extensions::regenerate_password(&state, &p, &number).await?;
     Ok(Json(json!({ "number": number, "sip_password": password })))
 }
 

@@ -298,27 +298,38 @@ async fn edit(
     Ok(Redirect::to(&format!("/extensions/{number}")).into_response())
 }
 
+/// Gives extension `number` a new generated SIP password (stored as HA1 only), audits
+/// it, and returns the password so the caller shows it once. The page and the API share it.
+pub(crate) async fn regenerate_password(
+    state: &AppState,
+    p: &Principal,
+    number: &str,
+) -> HttpResult<String> {
+    find(state, number).await?;
+    let password = store::generate_password();
+    state
+        .store
+        .set_extension_credentials(
+            number,
+            &Credentials::from_password(number, DEFAULT_REALM, &password),
+        )
+        .await?;
+    audit(
+        state,
+        p,
+        "extension.password",
+        format!("extension {number}: new SIP password"),
+    )
+    .await;
+    Ok(password)
+}
+
 async fn new_password(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(number): Path<String>,
 ) -> HttpResult<Html<String>> {
-    find(&state, &number).await?;
-    let password = store::generate_password();
-    state
-        .store
-        .set_extension_credentials(
-            &number,
-            &Credentials::from_password(&number, DEFAULT_REALM, &password),
-        )
-        .await?;
-    audit(
-        &state,
-        &p,
-        "extension.password",
-        format!("extension {number}: new SIP password"),
-    )
-    .await;
+    let password = regenerate_password(&state, &p, &number).await?;
     list_page(
         &state,
         &p,
