@@ -6,13 +6,13 @@
 
 use anyhow::Context;
 use std::path::Path;
-use store::{ClassOfService, Credentials, DEFAULT_REALM, NewExtension, Store};
+use store::{ClassOfService, Credentials, NewExtension, Store};
 
 /// Demo extensions per site (the first sites get them; about 40 in all).
 const PER_SITE: usize = 4;
 const SITES_WITH_PHONES: usize = 10;
 
-pub async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn seed(store: &Store, data_dir: &Path, realm: &str) -> anyhow::Result<()> {
     if !store.sites().await?.is_empty() {
         tracing::info!("store already has sites: --demo leaves it as it is");
         return Ok(());
@@ -47,7 +47,7 @@ pub async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
                     department: None,
                     class_of_service: class,
                     premium_allowed: false,
-                    credentials: Credentials::from_password(&number, DEFAULT_REALM, &password),
+                    credentials: Credentials::from_password(&number, realm, &password),
                     enabled: true,
                 })
                 .await
@@ -59,7 +59,7 @@ pub async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
     let file = data_dir.join("demo-passwords.txt");
     crate::settings::write_private(&file, &(lines.join("\n") + "\n"))?;
     println!(
-        "Demo: {} sites and {count} extensions created (realm {DEFAULT_REALM}).",
+        "Demo: {} sites and {count} extensions created (realm {realm}).",
         sites.len()
     );
     println!(

@@ -35,16 +35,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot open the store")?;
     tracing::info!(backend = ?store.kind(), "store open");
 
+    // One realm for everything that hashes SIP passwords: the PBX, the demo, the UI.
+    let mut pbx_config = settings.pbx_config()?;
+    pbx_config.nonce_secret = nonce_secret(&args.data_dir)?;
+    let realm = pbx_config.realm.clone();
+
     if args.demo {
-        crate::demo::seed(&store, &args.data_dir).await?;
+        crate::demo::seed(&store, &args.data_dir, &realm).await?;
     } else if store.sites().await?.is_empty() {
         tracing::warn!(
             "the store is empty: add sites and extensions (`sentral import`, `sentral extension add`) or start with --demo"
         );
     }
-
-    let mut pbx_config = settings.pbx_config()?;
-    pbx_config.nonce_secret = nonce_secret(&args.data_dir)?;
 
     let relay = RelayConfig {
         bind: media_bind_address(&args.sip_listen),
@@ -79,7 +81,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         crate::live::PbxLiveView::new(server.ctx.clone()),
         args.data_dir.clone(),
-    );
+    )
+    .with_realm(realm);
     let (stop_ui, ui_stopped) = tokio::sync::oneshot::channel::<()>();
     let ui = tokio::spawn(admin_ui::serve(listener, ui_state, async move {
         let _ = ui_stopped.await;

@@ -101,6 +101,8 @@ pub struct AppState {
     pub(crate) store: store::Store,
     pub(crate) live: Arc<dyn LiveView>,
     pub(crate) data_dir: PathBuf,
+    /// Digest realm new SIP passwords are hashed for; must be the PBX's realm.
+    pub(crate) realm: String,
     pub(crate) secure_cookies: bool,
     pub(crate) argon2_params: argon2::Params,
 }
@@ -120,9 +122,17 @@ impl AppState {
             store,
             live,
             data_dir,
+            realm: store::DEFAULT_REALM.to_string(),
             secure_cookies: false,
             argon2_params: auth::default_argon2_params(),
         }
+    }
+
+    /// The digest realm the PBX authenticates with (default `store::DEFAULT_REALM`):
+    /// SIP passwords the UI generates are stored as HA1 for this realm.
+    pub fn with_realm(mut self, realm: impl Into<String>) -> AppState {
+        self.realm = realm.into();
+        self
     }
 
     /// Marks cookies `Secure`: set when the UI is served over TLS (directly or behind a

@@ -718,7 +718,36 @@ async fn tariff_import_with_line_errors(store: Store) {
     );
 }
 
+/// SIP passwords the UI generates are hashed for the PBX's realm, not a built-in one:
+/// a site that changes its realm must still be able to register the phones it adds.
+async fn generated_sip_passwords_use_the_pbx_realm(store: Store) {
+    let mut app = TestApp::new(store.clone()).await;
+    app.state = app.state.clone().with_realm("kommune.example");
+    app.seed_site("radhus").await;
+    let admin = app.token("admin").await;
+    let r = app
+        .api("POST", "/api/v1/extensions", Some(&admin), Some(json!({ "number": "4002", "display_name": "Vakt", "site": "radhus", "class_of_service": "national" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let password = r.json()["sip_password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let stored = store
+        .extension("4002")
+        .await
+        .unwrap_or_else(|e| panic!("read extension: {e}"))
+        .unwrap_or_else(|| panic!("extension stored"));
+    let expected = store::Credentials::from_password("4002", "kommune.example", &password);
+    assert_eq!(stored.credentials, expected, "HA1 for the configured realm");
+    assert_ne!(
+        stored.credentials,
+        store::Credentials::from_password("4002", store::DEFAULT_REALM, &password)
+    );
+}
+
 both_backends!(
+    generated_sip_passwords_use_the_pbx_realm,
     tariff_import_with_line_errors,
     costs_page_charts_and_downloads,
     extension_pages,

@@ -11,7 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{ClassOfService, Credentials, DEFAULT_REALM, NewExtension};
+use store::{ClassOfService, Credentials, NewExtension};
 
 use crate::AppState;
 use crate::app::{Access, ROUTES};
@@ -165,7 +165,7 @@ async fn create_extension(
     let b = body(b)?;
     let password = store::generate_password();
     let ext = NewExtension {
-        credentials: Credentials::from_password(&b.number, DEFAULT_REALM, &password),
+        credentials: Credentials::from_password(&b.number, &state.realm, &password),
         number: b.number,
         display_name: b.display_name,
         site: b.site,

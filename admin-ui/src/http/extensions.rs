@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
-use store::{ClassOfService, Credentials, DEFAULT_REALM, NewExtension};
+use store::{ClassOfService, Credentials, NewExtension};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -182,7 +182,7 @@ async fn create(
         department: (!dept.is_empty()).then(|| dept.to_string()),
         class_of_service: class,
         premium_allowed: f.premium_allowed.is_some(),
-        credentials: Credentials::from_password(&number, DEFAULT_REALM, &password),
+        credentials: Credentials::from_password(&number, &state.realm, &password),
         enabled: true,
     };
     state.store.add_extension(&ext).await?;
@@ -311,7 +311,7 @@ pub(crate) async fn regenerate_password(
         .store
         .set_extension_credentials(
             number,
-            &Credentials::from_password(number, DEFAULT_REALM, &password),
+            &Credentials::from_password(number, &state.realm, &password),
         )
         .await?;
     audit(
@@ -526,7 +526,7 @@ pub async fn parse_import(
                 let dept = field(3);
                 out.push((
                     NewExtension {
-                        credentials: Credentials::from_password(&number, DEFAULT_REALM, &password),
+                        credentials: Credentials::from_password(&number, &state.realm, &password),
                         number,
                         display_name: field(1),
                         site: field(2),
