@@ -18,7 +18,22 @@
 //! [calls]
 //! ring_timeout_secs = 60
 //! max_call_duration_secs = 14400
+//! [[dial_plan.did_mappings]]       # DID range → extensions, tried in order
+//! first = "63869000"
+//! last = "63869399"
+//! extension_first = "1000"         # 63869000 → 1000, 63869001 → 1001, …
+//! [[dial_plan.did_mappings]]
+//! first = "63869400"
+//! last = "63869400"
+//! extension = "2001"               # the whole range reaches one extension
+//! [dial_plan.classes]              # what a destination class needs from the caller:
+//! directory = "blocked"            # internal, national, mobile, international,
+//! freephone = "internal"           # premium or blocked
 //! ```
+//!
+//! A dial plan the PBX should not run with (overlapping DID ranges, an unknown class,
+//! an emergency list without 112, an extension length outside 2–8, …) stops `serve`
+//! with an error naming the key.
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -36,6 +51,8 @@ pub struct Settings {
     pub lockout: LockoutSection,
     #[serde(default)]
     pub calls: CallsSection,
+    #[serde(default)]
+    pub dial_plan: DialPlanSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +87,75 @@ pub struct CallsSection {
     pub max_call_duration_secs: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialPlanSection {
+    #[serde(default)]
+    pub did_mappings: Vec<DidMappingSection>,
+    /// Destination class name → requirement name (kept as text so an unknown name is
+    /// reported with its key rather than as a TOML type error).
+    #[serde(default)]
+    pub classes: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidMappingSection {
+    pub first: String,
+    pub last: String,
+    /// Offset mapping: `first` reaches this extension, `first + 1` the next, …
+    pub extension_first: Option<String>,
+    /// The whole range reaches this one extension.
+    pub extension: Option<String>,
+}
+
+impl DialPlanSection {
+    fn apply(&self, c: &mut pbx::PbxConfig) -> anyhow::Result<()> {
+        use pbx::dial_plan::{DidMapping, DidTarget, Requirement};
+        for (i, m) in self.did_mappings.iter().enumerate() {
+            let target = match (&m.extension_first, &m.extension) {
+                (Some(e), None) => DidTarget::Offset {
+                    extension_first: e.clone(),
+                },
+                (None, Some(e)) => DidTarget::Extension(e.clone()),
+                _ => anyhow::bail!(
+                    "dial_plan.did_mappings[{i}]: set exactly one of extension_first and extension"
+                ),
+            };
+            c.dial_plan.did_mappings.push(DidMapping {
+                first: m.first.clone(),
+                last: m.last.clone(),
+                target,
+            });
+        }
+        for (name, requirement) in &self.classes {
+            let Some(class) = billing::DestinationClass::parse(name) else {
+                let known: Vec<&str> = billing::DestinationClass::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                anyhow::bail!(
+                    "dial_plan.classes.{name}: unknown destination class (known: {})",
+                    known.join(", ")
+                );
+            };
+            let req = match requirement.as_str() {
+                "premium" => Requirement::Premium,
+                "blocked" => Requirement::Blocked,
+                other => match other.parse::<store::ClassOfService>() {
+                    Ok(cos) => Requirement::Class(cos),
+                    Err(_) => anyhow::bail!(
+                        "dial_plan.classes.{name}: {other:?} is not internal, national, \
+                         mobile, international, premium or blocked"
+                    ),
+                },
+            };
+            c.dial_plan.class_overrides.push((class, req));
+        }
+        Ok(())
+    }
+}
+
 impl Settings {
     pub fn from_file(path: &Path) -> anyhow::Result<Settings> {
         let text = std::fs::read_to_string(path)
@@ -85,18 +171,9 @@ impl Settings {
             c.realm = r.clone();
         }
         if let Some(d) = self.pbx.extension_digits {
-            anyhow::ensure!(
-                (2..=8).contains(&d),
-                "pbx.extension_digits must be 2 to 8, not {d}"
-            );
             c.extension_digits = d;
         }
         if let Some(e) = &self.pbx.emergency_numbers {
-            anyhow::ensure!(
-                e.iter()
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
-                "pbx.emergency_numbers must be digit strings"
-            );
             c.emergency_numbers = e.clone();
         }
         if let Some(v) = self.registrar.max_contacts {
@@ -126,6 +203,10 @@ impl Settings {
         if let Some(v) = self.calls.max_call_duration_secs {
             c.calls.max_call_duration = Duration::from_secs(v);
         }
+        self.dial_plan.apply(&mut c)?;
+        // The PBX itself would fall back to a lenient plan (emergency calls must route);
+        // at start a mistake is better stopped and named.
+        pbx::dial_plan::validate(&c).context("invalid dial plan configuration")?;
         Ok(c)
     }
 }

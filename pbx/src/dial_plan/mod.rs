@@ -234,6 +234,131 @@ pub enum DialPlanError {
     BadEmergencyNumber(String),
     #[error("the billing numbering plan could not be loaded: {0}")]
     Numbering(String),
+    /// A setting that would make a plan the PBX should not run with. `key` names it as
+    /// the configuration file does (`pbx.emergency_numbers`, `dial_plan.did_mappings[1]`).
+    #[error("{key}: {problem}")]
+    Config { key: String, problem: String },
+}
+
+/// Extension numbers the dial plan handles: 2 to 8 digits (fewer collide with emergency
+/// and service numbers, more with national numbers).
+pub const EXTENSION_DIGITS: std::ops::RangeInclusive<usize> = 2..=8;
+
+/// The number every emergency list must hold: 112 is the EU-wide emergency number and
+/// phones dial it from anywhere (EN 112, ECC Decision (91)01).
+pub const EU_EMERGENCY_NUMBER: &str = "112";
+
+fn config_error(key: impl Into<String>, problem: impl Into<String>) -> DialPlanError {
+    DialPlanError::Config {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Checks a configuration for a dial plan that must not run: extension length out of
+/// range, an emergency list that is empty, malformed, repeats a number or lacks 112,
+/// DID mappings that are malformed, map to numbers that are not extensions, or overlap
+/// (the first would silently win), and destination class rules that repeat a class or
+/// restrict emergency calls. The error names the configuration key.
+pub fn validate(config: &PbxConfig) -> Result<(), DialPlanError> {
+    let digits = config.extension_digits;
+    if !EXTENSION_DIGITS.contains(&digits) {
+        return Err(config_error(
+            "pbx.extension_digits",
+            format!(
+                "must be {} to {}, not {digits}",
+                EXTENSION_DIGITS.start(),
+                EXTENSION_DIGITS.end()
+            ),
+        ));
+    }
+    let emergency = &config.emergency_numbers;
+    if emergency.is_empty() {
+        return Err(config_error(
+            "pbx.emergency_numbers",
+            "must not be empty (emergency calls would not route)",
+        ));
+    }
+    for (i, n) in emergency.iter().enumerate() {
+        if !is_digits(n) {
+            return Err(config_error(
+                "pbx.emergency_numbers",
+                format!("{n:?} is not a number (digits only)"),
+            ));
+        }
+        if emergency[..i].contains(n) {
+            return Err(config_error(
+                "pbx.emergency_numbers",
+                format!("{n} is listed twice"),
+            ));
+        }
+    }
+    if !emergency.iter().any(|n| n == EU_EMERGENCY_NUMBER) {
+        return Err(config_error(
+            "pbx.emergency_numbers",
+            format!("must contain {EU_EMERGENCY_NUMBER}"),
+        ));
+    }
+    let mappings = &config.dial_plan.did_mappings;
+    for (i, m) in mappings.iter().enumerate() {
+        let key = format!("dial_plan.did_mappings[{i}]");
+        if let Err(DialPlanError::BadMapping(why)) = m.validate() {
+            return Err(config_error(key, why));
+        }
+        let (target, last_target) = match &m.target {
+            DidTarget::Extension(e) => (e.clone(), e.clone()),
+            DidTarget::Offset { extension_first } => {
+                let span = to_u64(&m.last)
+                    .zip(to_u64(&m.first))
+                    .map(|(l, f)| l - f)
+                    .unwrap_or(0);
+                let last = to_u64(extension_first)
+                    .and_then(|e| e.checked_add(span))
+                    .map(|e| format!("{e:0width$}", width = extension_first.len()))
+                    .unwrap_or_default();
+                (extension_first.clone(), last)
+            }
+        };
+        if target.len() != digits || last_target.len() != digits {
+            return Err(config_error(
+                key,
+                format!(
+                    "{}-{} maps to {target}…{last_target}, not all {digits}-digit extensions",
+                    m.first, m.last
+                ),
+            ));
+        }
+        if let Some(j) = mappings[..i].iter().position(|o| overlap(o, m)) {
+            return Err(config_error(
+                key,
+                format!(
+                    "{}-{} overlaps dial_plan.did_mappings[{j}] ({}-{})",
+                    m.first, m.last, mappings[j].first, mappings[j].last
+                ),
+            ));
+        }
+    }
+    let overrides = &config.dial_plan.class_overrides;
+    for (i, (class, req)) in overrides.iter().enumerate() {
+        let key = format!("dial_plan.classes.{}", class.as_str());
+        if overrides[..i].iter().any(|(c, _)| c == class) {
+            return Err(config_error(key, "set twice"));
+        }
+        if *class == DestinationClass::Emergency
+            && *req != Requirement::Class(ClassOfService::Internal)
+        {
+            return Err(config_error(
+                key,
+                "emergency calls are open to every class of service and cannot be restricted",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two DID ranges share a number (same length; the ends compare as strings).
+fn overlap(a: &DidMapping, b: &DidMapping) -> bool {
+    a.first.len() == b.first.len() && a.first <= b.last && b.first <= a.last
 }
 
 /// The identity Sentral presents to a provider for an outgoing call.
@@ -261,8 +386,9 @@ pub struct DialPlan {
 }
 
 impl DialPlan {
-    /// The dial plan for `config`. Fails on a malformed DID mapping or emergency number
-    /// (or if the billing crate's embedded numbering plan would not load).
+    /// The dial plan for `config`. Fails on a malformed DID mapping or emergency number,
+    /// on anything [`validate`] refuses (or if the billing crate's embedded numbering
+    /// plan would not load).
     pub fn new(config: &PbxConfig) -> Result<DialPlan, DialPlanError> {
         for m in &config.dial_plan.did_mappings {
             m.validate()?;
@@ -272,6 +398,7 @@ impl DialPlan {
                 return Err(DialPlanError::BadEmergencyNumber(e.clone()));
             }
         }
+        validate(config)?;
         let mut requirements = DestinationClass::ALL.map(default_requirement);
         for (class, req) in &config.dial_plan.class_overrides {
             if let Some(slot) = requirements.get_mut(class.index()) {

@@ -656,3 +656,139 @@ fn fallback_normalisation_matches_the_plan() {
     }
     assert_eq!(fallback_normalise("12#"), None);
 }
+
+/// The key a refused configuration names, or `None` when the plan is accepted.
+fn refused_key(c: &PbxConfig) -> Option<String> {
+    match DialPlan::new(c) {
+        Ok(_) => None,
+        Err(DialPlanError::Config { key, .. }) => Some(key),
+        Err(e) => panic!("expected a configuration error naming a key, got {e}"),
+    }
+}
+
+#[test]
+fn the_default_configuration_is_a_valid_dial_plan() {
+    assert_eq!(refused_key(&PbxConfig::default()), None);
+    assert_eq!(validate(&PbxConfig::default()), Ok(()));
+}
+
+#[test]
+fn extension_length_out_of_range_is_refused() {
+    for digits in [0, 1, 9, 12] {
+        let c = PbxConfig {
+            extension_digits: digits,
+            ..PbxConfig::default()
+        };
+        assert_eq!(
+            refused_key(&c).as_deref(),
+            Some("pbx.extension_digits"),
+            "{digits}"
+        );
+    }
+    for digits in [2, 8] {
+        let mut c = PbxConfig {
+            extension_digits: digits,
+            ..PbxConfig::default()
+        };
+        // The default 1412 is a 4-digit number; keep the list valid for any length.
+        c.emergency_numbers = vec!["112".into()];
+        assert_eq!(refused_key(&c), None, "{digits}");
+    }
+}
+
+#[test]
+fn emergency_list_must_hold_112_once_and_only_numbers() {
+    let with = |numbers: &[&str]| PbxConfig {
+        emergency_numbers: numbers.iter().map(|n| n.to_string()).collect(),
+        ..PbxConfig::default()
+    };
+    let key = Some("pbx.emergency_numbers");
+    assert_eq!(refused_key(&with(&[])).as_deref(), key, "empty");
+    assert_eq!(
+        refused_key(&with(&["110", "113"])).as_deref(),
+        key,
+        "no 112"
+    );
+    assert_eq!(
+        refused_key(&with(&["112", "110", "112"])).as_deref(),
+        key,
+        "twice"
+    );
+    assert_eq!(refused_key(&with(&["112"])), None);
+    let err = DialPlan::new(&with(&["110"])).expect_err("no 112");
+    assert_eq!(
+        err.to_string(),
+        "pbx.emergency_numbers: must contain 112",
+        "the message names the key and the fix"
+    );
+}
+
+#[test]
+fn overlapping_did_mappings_are_refused_naming_both() {
+    let switchboard = DidMapping {
+        first: "63869100".into(),
+        last: "63869100".into(),
+        target: DidTarget::Extension("2001".into()),
+    };
+    let mut c = PbxConfig::default();
+    c.dial_plan.did_mappings = vec![offset_mapping(), switchboard.clone()];
+    let err = DialPlan::new(&c).expect_err("63869100 is in both");
+    let text = err.to_string();
+    assert!(text.starts_with("dial_plan.did_mappings[1]: "), "{text}");
+    assert!(text.contains("dial_plan.did_mappings[0]"), "{text}");
+    // Ranges of another length never overlap, whatever their digits.
+    let short = DidMapping {
+        first: "6386".into(),
+        last: "6387".into(),
+        target: DidTarget::Extension("2001".into()),
+    };
+    c.dial_plan.did_mappings = vec![offset_mapping(), short];
+    assert_eq!(refused_key(&c), None);
+}
+
+#[test]
+fn did_mappings_must_reach_extensions_of_the_configured_length() {
+    let mut c = PbxConfig::default();
+    c.dial_plan.did_mappings = vec![DidMapping {
+        first: "63869000".into(),
+        last: "63869000".into(),
+        target: DidTarget::Extension("20011".into()),
+    }];
+    assert_eq!(
+        refused_key(&c).as_deref(),
+        Some("dial_plan.did_mappings[0]")
+    );
+    // An offset range that runs past the extension width (9000 + 1999 = 10999).
+    c.dial_plan.did_mappings = vec![DidMapping {
+        first: "63868000".into(),
+        last: "63869999".into(),
+        target: DidTarget::Offset {
+            extension_first: "9000".into(),
+        },
+    }];
+    assert_eq!(
+        refused_key(&c).as_deref(),
+        Some("dial_plan.did_mappings[0]")
+    );
+}
+
+#[test]
+fn class_rules_cannot_repeat_or_restrict_emergency_calls() {
+    let mut c = PbxConfig::default();
+    c.dial_plan.class_overrides = vec![
+        (DestinationClass::Directory, Requirement::Blocked),
+        (
+            DestinationClass::Directory,
+            Requirement::Class(ClassOfService::National),
+        ),
+    ];
+    assert_eq!(
+        refused_key(&c).as_deref(),
+        Some("dial_plan.classes.directory")
+    );
+    c.dial_plan.class_overrides = vec![(DestinationClass::Emergency, Requirement::Blocked)];
+    assert_eq!(
+        refused_key(&c).as_deref(),
+        Some("dial_plan.classes.emergency")
+    );
+}
