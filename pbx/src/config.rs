@@ -68,6 +68,9 @@ pub struct CallConfig {
     pub ring_timeout: Duration,
     /// Safety net: any call is hung up after this.
     pub max_call_duration: Duration,
+    /// How long our 2xx to an INVITE is retransmitted waiting for its ACK before the call
+    /// is ended (RFC 3261 §13.3.1.4: 64*T1, 32 s).
+    pub ack_timeout: Duration,
 }
 
 impl Default for PbxConfig {
@@ -122,6 +125,7 @@ impl Default for CallConfig {
         CallConfig {
             ring_timeout: Duration::from_secs(60),
             max_call_duration: Duration::from_secs(4 * 3600),
+            ack_timeout: Duration::from_secs(32),
         }
     }
 }

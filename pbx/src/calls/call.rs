@@ -27,7 +27,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
+mod attended;
+mod replaces;
 mod transfer;
+pub(crate) use replaces::ReplaceRequest;
 use transfer::Transfer;
 
 /// RFC 3261 §17.1.1.1 timer defaults, used for the TU's 2xx retransmissions (§13.3.1.4).
@@ -60,6 +63,11 @@ pub(crate) enum CallEvent {
     TransferFork { index: usize, event: ClientEvent },
     /// The transfer target did not answer within the ring timeout.
     TransferTimeout,
+    /// An attended transfer in another call names this call's dialog on `leg` in its
+    /// Replaces (RFC 3891): hand the party at the other end over and end this call.
+    HandOver(Box<attended::HandOverRequest>),
+    /// An INVITE with Replaces naming this call's dialog on a leg (RFC 3891 §3).
+    Replace(Box<ReplaceRequest>),
 }
 
 /// One INVITE of the B leg to one registered contact.
@@ -77,7 +85,7 @@ struct Fork {
 
 /// One side of a confirmed call.
 #[derive(Debug)]
-struct Side {
+pub(crate) struct Side {
     dialog: Dialog,
     dest: Destination,
     local: SocketAddr,
@@ -131,6 +139,10 @@ struct Call {
     winner: Option<usize>,
     /// The ACK for the winning 2xx, resent for each retransmission of it (§13.2.2.4).
     b_ack: Option<(Request, Destination)>,
+    /// Late offer (the caller's INVITE had no SDP, RFC 3261 §13.2.1): the callee's 2xx
+    /// carried the offer, so our ACK to it must carry the caller's answer, which comes
+    /// in the caller's ACK. The ACK waits here until then.
+    late_offer_ack: Option<(Request, Destination)>,
     a: Option<Side>,
     b: Option<Side>,
     media: CallMedia,
@@ -201,6 +213,7 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         _channel: channel,
         winner: None,
         b_ack: None,
+        late_offer_ack: None,
         a: None,
         b: None,
         media,
@@ -311,6 +324,12 @@ impl Call {
                             // before the answer.
                             req.respond(Response::to_request(&req.request, 491));
                         }
+                        CallEvent::HandOver(h) => {
+                            // RFC 3891 §3: an early dialog we did not initiate is not
+                            // replaced (481).
+                            h.refuse(481, "Call/Transaction Does Not Exist");
+                        }
+                        CallEvent::Replace(r) => r.refuse_early(),
                         CallEvent::Ack { .. }
                         | CallEvent::Reply { .. }
                         | CallEvent::AckTimeout { .. }
@@ -584,8 +603,11 @@ impl Call {
         let dest = fork.dest;
         let local = super::sip::local_addr(&self.driver, &dest, None).unwrap_or(self.a_local);
         let early = fork.early_sdp_for_a.clone();
+        let late_offer =
+            !has_sdp(&self.a_req.headers, &self.a_req.body) && has_sdp(&resp.headers, &resp.body);
         // §13.2.2.4: the UAC (here, us) ACKs the 2xx end to end.
         match b_dialog.ack(our_via(dest.kind, local)) {
+            Ok(ack) if late_offer => self.late_offer_ack = Some((ack, dest)),
             Ok(ack) => {
                 self.driver
                     .send_stateless(Message::Request(ack.clone()), dest);
@@ -643,8 +665,8 @@ impl Call {
     }
 
     /// RFC 3261 §13.3.1.4: the UAS core retransmits its 2xx at T1, doubling up to T2,
-    /// until the ACK; over a reliable transport once is enough. After 64*T1 without an
-    /// ACK the session ends.
+    /// until the ACK; over a reliable transport once is enough. After 64*T1 (the
+    /// configured `ack_timeout`) without an ACK the session ends.
     fn retransmit_2xx(&mut self, leg: LegId, tx: TxId, cseq: u32, resp: Response) {
         let driver = self.driver.clone();
         let events = self.tx.clone();
@@ -652,8 +674,9 @@ impl Call {
             LegId::A => self.a_flow.kind.is_reliable(),
             LegId::B => self.b.as_ref().is_some_and(|s| s.dest.kind.is_reliable()),
         };
+        let ack_timeout = self.ctx.config.calls.ack_timeout;
         let task = tokio::spawn(async move {
-            let give_up = tokio::time::Instant::now() + T1 * 64;
+            let give_up = tokio::time::Instant::now() + ack_timeout;
             let mut interval = T1;
             loop {
                 let next = tokio::time::Instant::now() + interval;
@@ -671,6 +694,32 @@ impl Call {
         });
         if let Some(old) = self.retransmits.insert((leg, cseq), task.abort_handle()) {
             old.abort();
+        }
+    }
+
+    /// The caller's ACK of a late-offer call carries its answer: it goes into our ACK
+    /// to the callee (RFC 3264 §5: the offer was in the callee's 2xx). `Some(reason)`
+    /// when the caller answered nothing and the call cannot have media (§13.2.2.4: ACK,
+    /// then BYE).
+    fn complete_late_offer(&mut self, ack_from_a: &Request) -> Option<&'static str> {
+        let (mut ack, dest) = self.late_offer_ack.take()?;
+        let answer = if has_sdp(&ack_from_a.headers, &ack_from_a.body) {
+            self.media.relay_sdp(LegId::A, &ack_from_a.body)
+        } else {
+            None
+        };
+        let answered = answer.is_some();
+        if let Some(sdp) = answer {
+            set_sdp_body(&mut ack.headers, &mut ack.body, sdp);
+        }
+        self.driver
+            .send_stateless(Message::Request(ack.clone()), dest);
+        self.b_ack = Some((ack, dest));
+        if answered {
+            None
+        } else {
+            tracing::info!(call = self.id, "late offer: the caller's ACK had no answer");
+            Some("no SDP answer")
         }
     }
 
@@ -718,6 +767,11 @@ impl Call {
                             if let Some(side) = self.side_mut(leg) {
                                 let _ = side.dialog.on_request_received(&ack);
                             }
+                            if leg == LegId::A
+                                && let Some(end) = self.complete_late_offer(&ack)
+                            {
+                                return self.hang_up_both(end).await;
+                            }
                         }
                         CallEvent::AckTimeout { leg, cseq } => {
                             self.retransmits.remove(&(leg, cseq));
@@ -753,6 +807,16 @@ impl Call {
                         }
                         CallEvent::Hangup => {
                             return self.hang_up_both("hung up by the PBX").await;
+                        }
+                        CallEvent::HandOver(h) => {
+                            if let Some(end) = self.hand_over(*h).await {
+                                return end;
+                            }
+                        }
+                        CallEvent::Replace(r) => {
+                            if let Some(end) = self.replace(*r).await {
+                                return end;
+                            }
                         }
                     }
                 }

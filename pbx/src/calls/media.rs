@@ -6,7 +6,7 @@
 //! way through (RFC 3264 §6: the answerer then rejects it too).
 
 use sip_core::rtp_relay::{ClockRates, LegId, MediaSession, RemoteMedia, RtpRelay};
-use sip_core::sdp::{OriginKeeper, SessionDescription};
+use sip_core::sdp::{Direction, OriginKeeper, SessionDescription};
 use std::net::{IpAddr, SocketAddr};
 
 /// A call's relay session and the `o=` keepers of both legs.
@@ -19,6 +19,9 @@ pub(crate) struct CallMedia {
     /// The last valid SDP each leg's peer sent, so a transfer can offer the transferee's
     /// media to a new party without asking the transferee again.
     last_sdp: [Option<Vec<u8>>; 2],
+    /// Whether the last SDP relayed to each leg's peer asked it not to send (the other
+    /// side held the call): after a transfer that peer must be told to resume.
+    held_by_other: [bool; 2],
 }
 
 fn idx(leg: LegId) -> usize {
@@ -43,6 +46,7 @@ impl CallMedia {
             ],
             advertise,
             last_sdp: [None, None],
+            held_by_other: [false, false],
         })
     }
 
@@ -82,6 +86,10 @@ impl CallMedia {
             // `from` putting the call on hold stops media going to it; resuming restarts.
             let held = sd.is_held(i);
             self.session.set_forwarding(from.other(), !held);
+            // The same direction goes on to the other leg: `sendonly` tells it to listen.
+            if let Some(h) = self.held_by_other.get_mut(idx(from.other())) {
+                *h = held;
+            }
         }
         let to = from.other();
         let local = self.local(to);
@@ -98,13 +106,40 @@ impl CallMedia {
 }
 
 impl CallMedia {
-    /// A new offer for whoever takes over leg `from.other()` (blind transfer): the last
-    /// SDP leg `from`'s peer sent, pointed at the relay's socket for the other leg. The
-    /// peer on `from` keeps its relay port, so it needs no re-INVITE (RFC 3264 §8: its
-    /// session did not change). `None` when that leg never sent SDP.
+    /// A new offer for whoever takes over leg `from.other()` (a transfer), or to resume
+    /// `from.other()` after one: the last SDP leg `from`'s peer sent, pointed at the
+    /// relay's socket for the other leg, with the relayed stream `sendrecv` (a transfer
+    /// starts a conversation; a hold belonged to the party that left). The peer on
+    /// `from` keeps its relay port (RFC 3264 §8: its session did not change). `None` when
+    /// that leg never sent SDP.
     pub(crate) fn offer_from(&mut self, from: LegId) -> Option<Vec<u8>> {
         let last = self.last_sdp.get(idx(from)).cloned().flatten()?;
-        self.relay_sdp(from, &last)
+        let mut sd = SessionDescription::parse(&last).ok()?;
+        if let Some(i) = relayed_stream(&sd)
+            && let Some(m) = sd.media.get_mut(i)
+        {
+            m.set_direction(Direction::SendRecv);
+        }
+        self.relay_sdp(from, &sd.to_bytes())
+    }
+
+    /// The last SDP leg `leg`'s peer sent (handed to another call with the peer).
+    pub(crate) fn last_sdp(&self, leg: LegId) -> Option<Vec<u8>> {
+        self.last_sdp.get(idx(leg)).cloned().flatten()
+    }
+
+    /// Whether leg `leg`'s peer was last told not to send (held by the other side).
+    pub(crate) fn held_by_other(&self, leg: LegId) -> bool {
+        self.held_by_other.get(idx(leg)).copied().unwrap_or(false)
+    }
+
+    /// Takes a peer from another call: its SDP becomes leg `leg`'s last SDP (so an offer
+    /// can be built for it) and the relay forgets the previous peer's source.
+    pub(crate) fn adopt(&mut self, leg: LegId, sdp: Option<Vec<u8>>) {
+        if let Some(slot) = self.last_sdp.get_mut(idx(leg)) {
+            *slot = sdp;
+        }
+        self.session.unlatch(leg);
     }
 }
 
@@ -147,7 +182,6 @@ fn remote_media(sd: &SessionDescription, i: usize) -> Option<RemoteMedia> {
 mod tests {
     use super::*;
     use sip_core::rtp_relay::RelayConfig;
-    use sip_core::sdp::Direction;
 
     fn relay() -> RtpRelay {
         RtpRelay::new(RelayConfig {
@@ -198,6 +232,32 @@ mod tests {
         assert_eq!(sd2.direction(0), Direction::SendRecv);
         assert_eq!(sd2.origin.session_version, v1 + 1);
         assert_eq!(sd2.origin.session_id, sd.origin.session_id);
+        let _ = m.session.close();
+    }
+
+    #[test]
+    fn a_hold_is_remembered_for_the_held_leg_and_a_transfer_offer_is_sendrecv() {
+        let relay = relay();
+        let mut m = CallMedia::open(&relay, None).expect("session");
+        let _ = m.relay_sdp(LegId::A, &offer("sendrecv")).expect("sdp");
+        let _ = m.relay_sdp(LegId::B, &offer("sendrecv")).expect("sdp");
+        assert!(!m.held_by_other(LegId::A) && !m.held_by_other(LegId::B));
+        // B holds: A is told to listen only; A's answer (recvonly) does not hold B.
+        let _ = m.relay_sdp(LegId::B, &offer("sendonly")).expect("sdp");
+        let _ = m.relay_sdp(LegId::A, &offer("recvonly")).expect("sdp");
+        assert!(m.held_by_other(LegId::A));
+        assert!(!m.held_by_other(LegId::B));
+        // An offer for whoever replaces B, built from A's last (recvonly) SDP, and the
+        // resume offer for A: both sendrecv, each pointed at the right relay port.
+        let to_new_party = m.offer_from(LegId::A).expect("A sent SDP");
+        let sd = SessionDescription::parse(&to_new_party).expect("valid");
+        assert_eq!(sd.direction(0), Direction::SendRecv);
+        assert_eq!(sd.media[0].port, m.local(LegId::B).port());
+        let to_a = m.offer_from(LegId::B).expect("B sent SDP");
+        let sd = SessionDescription::parse(&to_a).expect("valid");
+        assert_eq!(sd.direction(0), Direction::SendRecv);
+        assert_eq!(sd.media[0].port, m.local(LegId::A).port());
+        assert!(!m.held_by_other(LegId::A), "A was offered sendrecv");
         let _ = m.session.close();
     }
 

@@ -27,7 +27,8 @@ use call::{CallEvent, CallHandle, CallSetup};
 use chrono::{DateTime, Utc};
 use services::{Caller, Destined};
 use sip_core::driver::ServerRequest;
-use sip_core::message::{NameAddr, Request, Response, SipStr};
+use sip_core::message::typed::Replaces;
+use sip_core::message::{HeaderError, NameAddr, Request, Response, SipStr};
 use sip_core::rtp_relay::LegId;
 use sip_core::transaction::TxId;
 use sip_core::transport::Flow;
@@ -148,10 +149,44 @@ impl Calls {
         r.by_dialog.insert(new.clone(), (id, leg));
         if let Some(e) = r.by_id.get_mut(&id) {
             e.dialogs.retain(|d| d != old);
-            e.dialogs.push(new);
+            if !e.dialogs.contains(&new) {
+                e.dialogs.push(new);
+            }
             if let Some(c) = callee {
                 e.info.callee = c;
             }
+        }
+    }
+
+    /// The call and leg whose dialog has Call-ID `call_id` and our tag `local_tag` (a
+    /// Replaces header names a dialog so, RFC 3891 §3).
+    pub(crate) fn find_local_dialog(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+    ) -> Option<(u64, CallHandle, LegId)> {
+        let r = self.lock();
+        let (id, leg) = r
+            .by_dialog
+            .get(&(call_id.to_string(), local_tag.to_string()))
+            .copied()?;
+        r.by_id.get(&id).map(|e| (id, e.handle.clone(), leg))
+    }
+
+    /// Dialog `key` moves from call `from` to leg `leg` of call `to` (attended transfer):
+    /// its requests reach the new call from now on.
+    pub(crate) fn hand_over_dialog(&self, key: &(String, String), from: u64, to: u64, leg: LegId) {
+        let mut r = self.lock();
+        if let Some(e) = r.by_id.get_mut(&from) {
+            e.dialogs.retain(|d| d != key);
+        }
+        if let Some(e) = r.by_id.get_mut(&to) {
+            if !e.dialogs.contains(key) {
+                e.dialogs.push(key.clone());
+            }
+            r.by_dialog.insert(key.clone(), (to, leg));
+        } else {
+            r.by_dialog.remove(key);
         }
     }
 
@@ -179,6 +214,10 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
             return;
         }
     };
+    if let Some(replaces) = req.request.headers.replaces() {
+        replace_dialog(&ctx, req, replaces, &caller, a_tag);
+        return;
+    }
     let from_user = req
         .request
         .headers
@@ -362,6 +401,63 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
         events,
     };
     call::run(ctx, setup).await;
+}
+
+/// An INVITE with Replaces (RFC 3891 §3) from an authenticated phone: handed to the
+/// call holding the named dialog, which answers it; 481 when there is none. It is not
+/// routed by the dial plan: it joins an existing call and creates no record.
+fn replace_dialog(
+    ctx: &PbxContext,
+    req: ServerRequest,
+    replaces: Result<Replaces, HeaderError>,
+    caller: &Caller,
+    tag: String,
+) {
+    let respond = |req: ServerRequest, status: u16, reason: &str| {
+        let mut resp = sip::response_for(&req.request, status, &tag);
+        resp.reason = SipStr::from(reason.to_string());
+        req.respond(resp);
+    };
+    let Ok(replaces) = replaces else {
+        respond(req, 400, "Bad Replaces");
+        return;
+    };
+    let Caller::Extension(ext) = caller else {
+        // Only a local phone moves its own calls (RFC 3891 §6).
+        respond(req, 403, "Forbidden");
+        return;
+    };
+    let Some((_, handle, leg)) = ctx
+        .calls
+        .find_local_dialog(replaces.call_id.as_str(), replaces.to_tag.as_str())
+    else {
+        respond(req, 481, "Call/Transaction Does Not Exist");
+        return;
+    };
+    let local = ctx
+        .driver()
+        .and_then(|d| {
+            sip::local_addr(
+                d,
+                &sip_core::transport::Destination::reply_to(&req.flow),
+                Some(&req.flow),
+            )
+        })
+        .unwrap_or(req.flow.local);
+    let request = call::ReplaceRequest {
+        leg,
+        from_tag: replaces.from_tag.to_string(),
+        early_only: replaces.early_only,
+        by_number: ext.number.clone(),
+        req,
+        tag: tag.clone(),
+        local,
+    };
+    if let Err(mpsc::error::SendError(CallEvent::Replace(r))) =
+        handle.events.send(CallEvent::Replace(Box::new(request)))
+    {
+        respond(r.req, 481, "Call/Transaction Does Not Exist");
+    }
 }
 
 /// A call refused before any B leg: answer the caller and write a failed record.

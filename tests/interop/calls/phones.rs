@@ -67,6 +67,17 @@ pub struct SippOutcome {
 /// Starts SIPp as `phone` running `scenario` against the PBX. `service` is the
 /// Request-URI user (the callee when calling).
 pub fn spawn_sipp(pbx: SocketAddr, scenario_rel: &str, phone: Phone, service: &str) -> Sipp {
+    spawn_sipp_with(pbx, scenario_rel, phone, service, &[])
+}
+
+/// [`spawn_sipp`] with more SIPp arguments (`-key NAME VALUE`, `-trace_logs`, …).
+pub fn spawn_sipp_with(
+    pbx: SocketAddr,
+    scenario_rel: &str,
+    phone: Phone,
+    service: &str,
+    extra: &[String],
+) -> Sipp {
     let dir = tempfile::tempdir().expect("temp dir");
     let err_file = dir.path().join("errors.log");
     let path = scenario(scenario_rel);
@@ -84,6 +95,7 @@ pub fn spawn_sipp(pbx: SocketAddr, scenario_rel: &str, phone: Phone, service: &s
         .args(["-s", service])
         .args(["-au", phone.number, "-ap", password(phone.number)])
         .args(["-key", "caller", phone.number])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -93,6 +105,13 @@ pub fn spawn_sipp(pbx: SocketAddr, scenario_rel: &str, phone: Phone, service: &s
         child,
         dir,
         what: format!("{} as {}", scenario_rel, phone.number),
+    }
+}
+
+impl Sipp {
+    /// SIPp's working directory (its `-trace_logs` files are written there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 

@@ -5,8 +5,9 @@
 //! the implicit subscription's NOTIFYs (RFC 3515 §2.4.4, message/sipfrag bodies).
 //!
 //! The transferee keeps its dialog and its relay port, so it needs no re-INVITE: only the
-//! relay leg that pointed at the transferor is pointed at the new party (and unlatched).
-//! Attended transfer (`Refer-To` with `?Replaces=`, RFC 3891) is answered 501.
+//! relay leg that pointed at the transferor is pointed at the new party (and unlatched);
+//! if the transferor had put it on hold, it is re-INVITEd to resume. Attended transfer
+//! (`Refer-To` with `?Replaces=`) is in `attended.rs`.
 
 use super::{Call, CallEvent, Side, forward_plain, send_and_forget};
 use crate::calls::services::{self, Caller, Destined, Target};
@@ -55,13 +56,13 @@ impl Transfer {
 }
 
 /// What the transferor learns in a NOTIFY body (RFC 3515 §2.4.5: a sipfrag status line).
-fn sipfrag(status: u16, reason: &str) -> Vec<u8> {
+pub(super) fn sipfrag(status: u16, reason: &str) -> Vec<u8> {
     format!("SIP/2.0 {status} {reason}\r\n").into_bytes()
 }
 
 impl Call {
     /// The number of whoever is on leg `leg` (the caller's on A, the callee's on B).
-    fn leg_number(&self, leg: LegId) -> Option<String> {
+    pub(super) fn leg_number(&self, leg: LegId) -> Option<String> {
         let addr = match leg {
             LegId::A => &self.b_from,
             LegId::B => &self.b_to,
@@ -96,9 +97,13 @@ impl Call {
                 return None;
             }
         };
-        if sip_core::message::typed::embedded_replaces(&refer_to.uri).is_some() {
-            reject(req, 501, "Attended transfer not supported");
-            return None;
+        match sip_core::message::typed::embedded_replaces(&refer_to.uri) {
+            Some(Ok(replaces)) => return self.attended(leg, req, replaces).await,
+            Some(Err(_)) => {
+                reject(req, 400, "Bad Replaces");
+                return None;
+            }
+            None => {}
         }
         let Some(dialled) = uri_user(&refer_to.uri) else {
             reject(req, 404, "Not Found");
@@ -241,7 +246,7 @@ impl Call {
 
     /// A NOTIFY of the implicit refer subscription to the transferor, if its dialog is up.
     /// `last` ends the subscription (RFC 3515 §2.4.7; RFC 6665 §4.1.3 reason noresource).
-    async fn notify(&mut self, leg: LegId, body: &[u8], last: bool) {
+    pub(super) async fn notify(&mut self, leg: LegId, body: &[u8], last: bool) {
         let Some(req) = self.build_notify(leg, body, last) else {
             return;
         };
@@ -424,13 +429,54 @@ impl Call {
         let by = t.by;
         let by_number = t.by_number.clone();
         let target = t.target.clone();
+        // Read before the answer below is relayed: whether the transferor left the
+        // transferee on hold.
+        let resume = self.media.held_by_other(by.other());
         // The relay leg that served the transferor now serves the new party.
         if crate::calls::sip::has_sdp(&resp.headers, &resp.body) {
             let _ = self.media.relay_sdp(by, &resp.body);
         }
         self.media.session.unlatch(by);
-        // The transferor learns it worked, then its dialog ends (RFC 5589 §6.1). The BYE
-        // goes after the NOTIFY's answer so the phone sees them in order.
+        self.release_transferor(by);
+        let old_key = self.side_mut(by).map(|s| {
+            let id = s.dialog.id();
+            (id.call_id.to_string(), id.local_tag.to_string())
+        });
+        let new_key = {
+            let id = dialog.id();
+            (id.call_id.to_string(), id.local_tag.to_string())
+        };
+        let new_side = Side {
+            dialog,
+            dest,
+            local,
+        };
+        match by {
+            LegId::A => self.a = Some(new_side),
+            LegId::B => self.b = Some(new_side),
+        }
+        let callee = (by == LegId::B).then(|| target.number.clone());
+        if let Some(old) = old_key {
+            self.ctx.calls.rebind(self.id, &old, new_key, by, callee);
+        }
+        self.transfers.push(store::TransferStep {
+            at: chrono::Utc::now(),
+            kind: store::TransferKind::Blind,
+            by: by_number,
+            to: target.number.clone(),
+        });
+        self.party_changed(by, &target.number).await;
+        tracing::info!(call = self.id, "blind transfer connected");
+        if resume {
+            return self.resume(by.other()).await;
+        }
+        None
+    }
+
+    /// The transferor's part ends: the final NOTIFY (200) and then BYE on `by` (RFC 5589
+    /// §6.1), sent in that order by a task so the phone sees them in order (the BYE goes
+    /// after the NOTIFY's answer). The dialog counts as ended from now on.
+    pub(super) fn release_transferor(&mut self, by: LegId) {
         let notify = self.build_notify(by, &sipfrag(200, "OK"), true);
         let bye = self.side_mut(by).and_then(|side| {
             if side.dialog.state() == DialogState::Terminated {
@@ -459,57 +505,37 @@ impl Call {
                 send_and_forget(&driver, b, d).await;
             }
         });
-        let old_key = self.side_mut(by).map(|s| {
-            let id = s.dialog.id();
-            (id.call_id.to_string(), id.local_tag.to_string())
-        });
-        let new_key = {
-            let id = dialog.id();
-            (id.call_id.to_string(), id.local_tag.to_string())
-        };
-        let new_side = Side {
-            dialog,
-            dest,
-            local,
-        };
-        match by {
-            LegId::A => self.a = Some(new_side),
-            LegId::B => self.b = Some(new_side),
+    }
+
+    /// Leg `by` now reaches `number`: the names on our requests and, when the callee
+    /// changed, the record's callee follow (the transfer chain keeps who it was before).
+    pub(super) async fn party_changed(&mut self, by: LegId, number: &str) {
+        let uri = sip_uri(number, &self.a_local.ip().to_string());
+        if by == LegId::A {
+            self.b_from = NameAddr::new(uri);
+            return;
         }
-        let callee = (by == LegId::B).then(|| target.number.clone());
-        if let Some(old) = old_key {
-            self.ctx
-                .calls
-                .rebind(self.id, &old, new_key, by, callee.clone());
-        }
-        self.transfers.push(store::TransferStep {
-            at: chrono::Utc::now(),
-            kind: store::TransferKind::Blind,
-            by: by_number,
-            to: target.number.clone(),
-        });
-        if by == LegId::B {
-            // The record's callee becomes whoever the caller now talks to; the chain
-            // keeps who it was before.
-            self.b_to = NameAddr::new(sip_uri(&target.number, &self.a_local.ip().to_string()));
-            let snap = self.ctx.directory.snapshot();
-            let now = snap.extension(&target.number).cloned().unwrap_or(target);
-            let party = store::CallParty {
+        self.b_to = NameAddr::new(uri);
+        let snap = self.ctx.directory.snapshot();
+        let party = match snap.extension(number) {
+            Some(now) => store::CallParty {
                 extension: Some(now.number.clone()),
                 number: now.number.clone(),
                 site: Some(now.site.clone()),
                 department: now.department.clone(),
-            };
-            if let Some(id) = self.recorder.record
-                && let Err(e) = self.ctx.store.set_call_callee(id, &party).await
-            {
-                tracing::error!(call = self.id, error = %e, "transfer target not recorded");
-            }
-        } else {
-            self.b_from = NameAddr::new(sip_uri(&target.number, &self.a_local.ip().to_string()));
+            },
+            None => store::CallParty {
+                extension: None,
+                number: number.to_string(),
+                site: None,
+                department: None,
+            },
+        };
+        if let Some(id) = self.recorder.record
+            && let Err(e) = self.ctx.store.set_call_callee(id, &party).await
+        {
+            tracing::error!(call = self.id, error = %e, "new callee not recorded");
         }
-        tracing::info!(call = self.id, "blind transfer connected");
-        None
     }
 
     async fn ack_and_bye_transfer_stray(&mut self, index: usize, resp: &Response) {

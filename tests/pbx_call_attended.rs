@@ -1,0 +1,234 @@
+//! Attended transfer through the B2BUA (RFC 5589 §7: REFER whose Refer-To carries
+//! Replaces, RFC 3891) with SIPp as three phones. 1001 calls 1002; 1002 holds it and
+//! calls 2001 from a second line (a second SIPp as 1002), then REFERs 1001 to 2001 with
+//! Replaces naming that consultation dialog as 1002 sees it. The PBX splices 1001 and
+//! 2001 in the first call (2001 re-INVITEd onto its relay, 1001 re-INVITEd to resume),
+//! BYEs both of 1002's legs, NOTIFYs 1002 with 200, and both records carry the step.
+//! RTP that 1001 and 2001 send only after the splice must reach the first call's relay.
+//! A Replaces naming no dialog ends in NOTIFY 481 and leaves the call alone.
+
+mod support;
+
+#[path = "interop/calls/phones.rs"]
+mod phones;
+
+use billing::CallDisposition;
+use phones::{
+    Phone, SippOutcome, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_idle, wait_sipp,
+};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use store::{CallFilter, StoredCallRecord, TransferKind};
+use support::pbx::{TestPbx, backends, start_pbx};
+
+fn config() -> pbx::PbxConfig {
+    let mut c = pbx::PbxConfig::default();
+    c.calls.ring_timeout = Duration::from_secs(3);
+    c
+}
+
+/// RFC 3261 §19.1.1: a header value inside a URI escapes everything but unreserved
+/// characters (the Replaces value has `;`, `=` and usually `@`).
+fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The consultation dialog the SIPp in `dir` logged: (Call-ID, PBX's tag, our tag).
+async fn logged_dialog(dir: &Path) -> (String, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = std::fs::read_dir(dir)
+            .expect("sipp dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
+        for entry in logs {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.starts_with("REPLACES ")) {
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                assert_eq!(parts.len(), 4, "log line {line:?}");
+                return (parts[1].into(), parts[2].into(), parts[3].into());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the consultation call was not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every call record, once `count` of them are complete.
+async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recs = pbx
+            .store
+            .call_records(&CallFilter::default())
+            .await
+            .expect("records");
+        if recs.len() >= count && recs.iter().all(|r| r.ended_at.is_some()) {
+            return recs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}: {count} completed records expected: {recs:?}",
+            pbx.backend
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn blocking(s: phones::Sipp) -> tokio::task::JoinHandle<SippOutcome> {
+    tokio::task::spawn_blocking(move || wait_sipp(s))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let addr = pbx.udp;
+        let caller = Phone::new("1001");
+        let desk = Phone::new("1002");
+        let second_line = Phone::new("1002");
+        let target = Phone::new("2001");
+        register(&pbx, caller).await;
+        register(&pbx, desk).await;
+        register(&pbx, target).await;
+
+        let target_run = blocking(spawn_sipp(
+            addr,
+            "calls/attended/target.xml",
+            target,
+            "2001",
+        ));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let consult = spawn_sipp_with(
+            addr,
+            "calls/attended/consult.xml",
+            second_line,
+            "2001",
+            &["-trace_logs".to_string()],
+        );
+        let (call_id, pbx_tag, our_tag) = logged_dialog(consult.dir()).await;
+        let consult_run = blocking(consult);
+        // As 1002 sees its consultation dialog: to-tag is the PBX's, from-tag its own.
+        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={our_tag}");
+        let refer_to = format!("sip:2001@{addr}?Replaces={}", uri_escape(&replaces));
+        let transferor_run = blocking(spawn_sipp_with(
+            addr,
+            "calls/attended/transferor.xml",
+            desk,
+            "1002",
+            &["-key".to_string(), "refer_to".to_string(), refer_to],
+        ));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let a = run_sipp(addr, "calls/attended/transferee.xml", caller, "1002").await;
+        let b = transferor_run.await.expect("transferor task");
+        let b2 = consult_run.await.expect("consultation task");
+        let c = target_run.await.expect("target task");
+        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
+        assert!(b2.ok, "{backend:?}: consultation: {}", b2.report);
+        assert!(c.ok, "{backend:?}: target: {}", c.report);
+        assert!(a.ok, "{backend:?}: transferee: {}", a.report);
+
+        let recs = records(&pbx, 2).await;
+        assert_eq!(recs.len(), 2, "{recs:?}");
+        let first = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1001"))
+            .expect("the transferred call's record");
+        let consultation = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1002"))
+            .expect("the consultation call's record");
+        // The first call now ends between 1001 and 2001.
+        assert_eq!(
+            first.disposition,
+            Some(CallDisposition::Answered),
+            "{first:?}"
+        );
+        assert_eq!(first.callee_extension.as_deref(), Some("2001"), "{first:?}");
+        assert_eq!(first.callee_number, "2001");
+        assert_eq!(first.callee_site.as_deref(), Some("fjuk"));
+        assert_eq!(first.sip_reason.as_deref(), Some("caller hung up"));
+        assert_eq!(first.transfer_chain.len(), 1, "{first:?}");
+        let step = &first.transfer_chain[0];
+        assert_eq!(step.kind, TransferKind::Attended);
+        assert_eq!((step.by.as_str(), step.to.as_str()), ("1002", "2001"));
+        // 1001 and 2001 sent RTP only after the splice: it reached this call's relay.
+        let caller_rtp = first.caller_leg.as_ref().map_or(0, |l| l.packets);
+        let callee_rtp = first.callee_leg.as_ref().map_or(0, |l| l.packets);
+        assert!(
+            caller_rtp > 20,
+            "{backend:?}: caller RTP after resume: {first:?}"
+        );
+        assert!(
+            callee_rtp > 20,
+            "{backend:?}: target RTP after splice: {first:?}"
+        );
+        // The consultation call ended at the transfer, with the same step seen from it.
+        assert_eq!(consultation.disposition, Some(CallDisposition::Answered));
+        assert_eq!(consultation.callee_extension.as_deref(), Some("2001"));
+        assert_eq!(
+            consultation.sip_reason.as_deref(),
+            Some("attended transfer"),
+            "{consultation:?}"
+        );
+        assert_eq!(consultation.transfer_chain.len(), 1, "{consultation:?}");
+        let step = &consultation.transfer_chain[0];
+        assert_eq!(step.kind, TransferKind::Attended);
+        assert_eq!((step.by.as_str(), step.to.as_str()), ("1002", "1001"));
+        assert!(consultation.ended_at <= first.ended_at);
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaces_naming_no_dialog_is_reported_481_and_the_call_stays() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let addr = pbx.udp;
+        let caller = Phone::new("1001");
+        let desk = Phone::new("1002");
+        register(&pbx, caller).await;
+        register(&pbx, desk).await;
+        let replaces = "no-such-call@127.0.0.1;to-tag=nobody;from-tag=nothing";
+        let refer_to = format!("sip:2001@{addr}?Replaces={}", uri_escape(replaces));
+        let transferor_run = blocking(spawn_sipp_with(
+            addr,
+            "calls/attended/transferor_unknown_dialog.xml",
+            desk,
+            "1002",
+            &["-key".to_string(), "refer_to".to_string(), refer_to],
+        ));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let a = run_sipp(addr, "calls/caller_answered.xml", caller, "1002").await;
+        let b = transferor_run.await.expect("transferor task");
+        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
+        assert!(a.ok, "{backend:?}: caller: {}", a.report);
+        let recs = records(&pbx, 1).await;
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        let r = &recs[0];
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+        assert_eq!(r.sip_reason.as_deref(), Some("caller hung up"));
+        assert!(r.transfer_chain.is_empty(), "{r:?}");
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! An INVITE with Replaces from a local phone (RFC 3891 §3), with SIPp as the phones:
+//! 1001 calls 1002's desk phone; another device of 1002 sends INVITE with Replaces
+//! naming the desk phone's dialog. The PBX re-INVITEs 1001 with the new device's offer,
+//! answers the new device, BYEs the desk phone, and the call goes on (RTP from the new
+//! device reaches the call's relay) until the new device hangs up. A Replaces naming no
+//! dialog gets 481.
+
+mod support;
+
+#[path = "interop/calls/phones.rs"]
+mod phones;
+
+use billing::CallDisposition;
+use phones::{Phone, last_record, register, run_sipp, skip, spawn_sipp_with, wait_idle, wait_sipp};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::pbx::{backends, start_pbx};
+
+/// The dialog the desk phone's SIPp logged: (Call-ID, PBX's tag, its own tag).
+async fn logged_dialog(dir: &Path) -> (String, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = std::fs::read_dir(dir)
+            .expect("sipp dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
+        for entry in logs {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.starts_with("DIALOG ")) {
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                assert_eq!(parts.len(), 4, "log line {line:?}");
+                return (parts[1].into(), parts[2].into(), parts[3].into());
+            }
+        }
+        assert!(Instant::now() < deadline, "the desk phone got no call");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_device_takes_over_the_call_with_replaces() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
+        let addr = pbx.udp;
+        let caller = Phone::new("1001");
+        let desk = Phone::new("1002");
+        let softphone = Phone::new("1002");
+        register(&pbx, caller).await;
+        register(&pbx, desk).await;
+        let desk_sipp = spawn_sipp_with(
+            addr,
+            "calls/replaces/desk_phone.xml",
+            desk,
+            "1002",
+            &["-trace_logs".to_string()],
+        );
+        let desk_dir = desk_sipp.dir().to_path_buf();
+        let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let caller_run = tokio::spawn(run_sipp(
+            addr,
+            "calls/replaces/caller_stays.xml",
+            caller,
+            "1002",
+        ));
+        let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir).await;
+        // Let the call be answered before it is taken over.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        // As the desk phone sees its dialog: to-tag is the PBX's, from-tag its own.
+        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}");
+        let other = tokio::task::spawn_blocking(move || {
+            wait_sipp(spawn_sipp_with(
+                addr,
+                "calls/replaces/other_device.xml",
+                softphone,
+                "1001",
+                &["-key".to_string(), "replaces".to_string(), replaces],
+            ))
+        });
+        let s = other.await.expect("other device task");
+        let a = caller_run.await.expect("caller task");
+        let d = desk_run.await.expect("desk task");
+        assert!(s.ok, "{backend:?}: other device: {}", s.report);
+        assert!(a.ok, "{backend:?}: caller: {}", a.report);
+        assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
+        let r = last_record(&pbx).await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.caller_extension.as_deref(), Some("1001"));
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"));
+        assert_eq!(r.sip_reason.as_deref(), Some("callee hung up"), "{r:?}");
+        assert!(r.transfer_chain.is_empty(), "{r:?}");
+        // The desk phone sent no RTP: what the callee leg counted came from the new device.
+        assert!(
+            r.callee_leg.as_ref().is_some_and(|l| l.packets > 20),
+            "{r:?}"
+        );
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaces_naming_no_dialog_gets_481() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
+        let phone = Phone::new("1002");
+        let replaces = "no-such-call@127.0.0.1;to-tag=nobody;from-tag=nothing";
+        let addr = pbx.udp;
+        let out = tokio::task::spawn_blocking(move || {
+            wait_sipp(spawn_sipp_with(
+                addr,
+                "calls/replaces/no_dialog.xml",
+                phone,
+                "1001",
+                &[
+                    "-key".to_string(),
+                    "replaces".to_string(),
+                    replaces.to_string(),
+                ],
+            ))
+        })
+        .await
+        .expect("sipp task");
+        assert!(out.ok, "{backend:?}: {}", out.report);
+        assert_eq!(pbx.server.ctx.calls.count(), 0);
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
