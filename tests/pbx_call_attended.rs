@@ -14,7 +14,8 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, SippOutcome, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_idle, wait_sipp,
+    Phone, SippOutcome, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_bound,
+    wait_idle, wait_sipp,
 };
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -112,7 +113,7 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
             target,
             "2001",
         ));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        wait_bound(target).await;
         let consult = spawn_sipp_with(
             addr,
             "calls/attended/consult.xml",
@@ -132,7 +133,7 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
             "1002",
             &["-key".to_string(), "refer_to".to_string(), refer_to],
         ));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        wait_bound(desk).await;
         let a = run_sipp(addr, "calls/attended/transferee.xml", caller, "1002").await;
         let b = transferor_run.await.expect("transferor task");
         let b2 = consult_run.await.expect("consultation task");
@@ -216,7 +217,7 @@ async fn replaces_naming_no_dialog_is_reported_481_and_the_call_stays() {
             "1002",
             &["-key".to_string(), "refer_to".to_string(), refer_to],
         ));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        wait_bound(desk).await;
         let a = run_sipp(addr, "calls/caller_answered.xml", caller, "1002").await;
         let b = transferor_run.await.expect("transferor task");
         assert!(b.ok, "{backend:?}: transferor: {}", b.report);

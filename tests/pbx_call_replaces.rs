@@ -11,7 +11,9 @@ mod support;
 mod phones;
 
 use billing::CallDisposition;
-use phones::{Phone, last_record, register, run_sipp, skip, spawn_sipp_with, wait_idle, wait_sipp};
+use phones::{
+    Phone, last_record, register, run_sipp, skip, spawn_sipp_with, wait_bound, wait_idle, wait_sipp,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::pbx::{backends, start_pbx};
@@ -59,7 +61,7 @@ async fn another_device_takes_over_the_call_with_replaces() {
         );
         let desk_dir = desk_sipp.dir().to_path_buf();
         let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        wait_bound(desk).await;
         let caller_run = tokio::spawn(run_sipp(
             addr,
             "calls/replaces/caller_stays.xml",

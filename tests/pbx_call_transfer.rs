@@ -12,7 +12,8 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, last_record, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_idle, wait_sipp,
+    Phone, last_record, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_bound,
+    wait_idle, wait_sipp,
 };
 use std::time::Duration;
 use store::TransferKind;
@@ -51,7 +52,8 @@ async fn transfer_call(
         ))
     });
     // Let both SIPp processes bind their ports before the INVITEs come.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_bound(target).await;
+    wait_bound(transferor).await;
     let a = run_sipp(pbx.udp, "calls/caller_answered.xml", caller, "1002").await;
     let b = b.await.expect("transferor task");
     let t = t.await.expect("target task");
@@ -144,7 +146,8 @@ async fn a_transferee_left_on_hold_is_resumed_after_a_blind_transfer() {
                 &["-key".to_string(), "refer_to".to_string(), refer_to],
             ))
         });
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        wait_bound(target).await;
+        wait_bound(transferor).await;
         // The caller checks the resume re-INVITE is sendrecv, and only then sends RTP.
         let a = run_sipp(addr, "calls/attended/transferee.xml", caller, "1002").await;
         let b = b.await.expect("transferor task");

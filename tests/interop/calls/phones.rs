@@ -136,6 +136,21 @@ pub fn tail(s: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// Waits until a SIPp started as `phone` has bound its SIP port (so a request sent to it
+/// now is not lost), at most 10 s. A fixed pause is not enough on a loaded machine.
+pub async fn wait_bound(phone: Phone) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UdpSocket::bind(("127.0.0.1", phone.sip_port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "SIPp as {} never bound port {}",
+            phone.number,
+            phone.sip_port
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn run_sipp(
     pbx: SocketAddr,
     scenario_rel: &'static str,
@@ -169,7 +184,9 @@ pub async fn call(
         tokio::task::spawn_blocking(move || wait_sipp(spawn_sipp(target, sc, phone, phone.number)))
     });
     // Let the callee's SIPp bind its port before the INVITE comes.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    if let Some((phone, _)) = callee {
+        wait_bound(phone).await;
+    }
     let uac = run_sipp(pbx.udp, caller_scenario, caller, dialled).await;
     let uas = match uas {
         Some(h) => Some(h.await.expect("callee task")),
