@@ -9,6 +9,11 @@
 //! resume), INFO and other in-dialog requests are relayed with SDP rewritten; a BYE
 //! from either side ends both. We ACK the callee's 2xx ourselves and retransmit our 2xx
 //! to the caller until its ACK (§13.3.1.4: the transaction layer leaves that to the TU).
+//! A caller without SDP (late offer) gets the callee's offer and answers in its ACK.
+//! Transfers: blind (REFER), attended (REFER with Replaces, resolved against our own
+//! calls and spliced between two call tasks) and INVITE with Replaces (another device of
+//! the same user takes a call over); see `call/transfer.rs`, `call/attended.rs` and
+//! `call/replaces.rs`.
 //!
 //! Each call runs as one task ([`call`]); this module is the registry that routes
 //! in-dialog requests, ACKs and CANCELs to it.
@@ -132,10 +137,10 @@ impl Calls {
         }
     }
 
-    /// A blind transfer replaced leg `leg` of call `id`: the old dialog no longer reaches
-    /// the call (a late BYE from the transferor gets 481, §12.2.2, instead of hanging up
-    /// the new party) and the new one does. `callee` is the new called party, if it
-    /// changed.
+    /// A transfer or a Replaces put a new dialog on leg `leg` of call `id`: the old
+    /// dialog no longer reaches the call (a late BYE from the transferor gets 481,
+    /// §12.2.2, instead of hanging up the new party) and the new one does. `callee` is
+    /// the new called party, if it changed.
     pub(crate) fn rebind(
         &self,
         id: u64,
