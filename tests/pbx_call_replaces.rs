@@ -3,7 +3,8 @@
 //! naming the desk phone's dialog. The PBX re-INVITEs 1001 with the new device's offer,
 //! answers the new device, BYEs the desk phone, and the call goes on (RTP from the new
 //! device reaches the call's relay) until the new device hangs up. A Replaces naming no
-//! dialog gets 481.
+//! dialog gets 481, one from another extension 403 (RFC 3891 §6), one with `early-only`
+//! for a confirmed dialog 486; the call is untouched by the refusals.
 
 mod support;
 
@@ -16,7 +17,7 @@ use phones::{
 };
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::pbx::{backends, start_pbx};
+use support::pbx::{Backend, backends, start_pbx};
 
 /// The dialog the desk phone's SIPp logged: (Call-ID, PBX's tag, its own tag).
 async fn logged_dialog(dir: &Path) -> (String, String, String) {
@@ -136,54 +137,87 @@ async fn replaces_naming_no_dialog_gets_481() {
     }
 }
 
+/// 1001 calls 1002's desk phone; once answered, `phone` sends `scenario` with a
+/// Replaces naming the desk phone's dialog (plus `extra_params`), which must be refused;
+/// the call then goes on until 1001 hangs up.
+async fn refused_replaces(
+    backend: Backend,
+    phone: Phone,
+    scenario: &'static str,
+    extra_params: &str,
+) {
+    let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
+    let addr = pbx.udp;
+    let caller = Phone::new("1001");
+    let desk = Phone::new("1002");
+    register(&pbx, caller).await;
+    register(&pbx, desk).await;
+    let desk_sipp = spawn_sipp_with(
+        addr,
+        "calls/replaces/desk_phone.xml",
+        desk,
+        "1002",
+        &["-trace_logs".to_string()],
+    );
+    let desk_dir = desk_sipp.dir().to_path_buf();
+    let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
+    wait_bound(desk).await;
+    let caller_run = tokio::spawn(run_sipp(addr, "calls/caller_answered.xml", caller, "1002"));
+    let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}{extra_params}");
+    let out = tokio::task::spawn_blocking(move || {
+        wait_sipp(spawn_sipp_with(
+            addr,
+            scenario,
+            phone,
+            "1001",
+            &["-key".to_string(), "replaces".to_string(), replaces],
+        ))
+    })
+    .await
+    .expect("replacing phone task");
+    let a = caller_run.await.expect("caller task");
+    let d = desk_run.await.expect("desk task");
+    assert!(out.ok, "{backend:?}: replacing phone: {}", out.report);
+    assert!(a.ok, "{backend:?}: caller: {}", a.report);
+    assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
+    let r = last_record(&pbx).await;
+    assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+    assert_eq!(r.sip_reason.as_deref(), Some("caller hung up"), "{r:?}");
+    wait_idle(&pbx).await;
+    pbx.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_extension_cannot_take_over_a_call() {
     if skip() {
         return;
     }
     for backend in backends() {
-        let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
-        let addr = pbx.udp;
-        let caller = Phone::new("1001");
-        let desk = Phone::new("1002");
-        let intruder = Phone::new("1003");
-        register(&pbx, caller).await;
-        register(&pbx, desk).await;
-        let desk_sipp = spawn_sipp_with(
-            addr,
-            "calls/replaces/desk_phone.xml",
-            desk,
-            "1002",
-            &["-trace_logs".to_string()],
-        );
-        let desk_dir = desk_sipp.dir().to_path_buf();
-        let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
-        wait_bound(desk).await;
-        let caller_run = tokio::spawn(run_sipp(addr, "calls/caller_answered.xml", caller, "1002"));
-        let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir).await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        // 1003 knows the dialog but is not the party on it (RFC 3891 §6).
-        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}");
-        let out = tokio::task::spawn_blocking(move || {
-            wait_sipp(spawn_sipp_with(
-                addr,
-                "calls/replaces/refused.xml",
-                intruder,
-                "1001",
-                &["-key".to_string(), "replaces".to_string(), replaces],
-            ))
-        })
-        .await
-        .expect("intruder task");
-        let a = caller_run.await.expect("caller task");
-        let d = desk_run.await.expect("desk task");
-        assert!(out.ok, "{backend:?}: intruder: {}", out.report);
-        assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
-        let r = last_record(&pbx).await;
-        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
-        assert_eq!(r.sip_reason.as_deref(), Some("caller hung up"), "{r:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
+        // 1003 knows the dialog but is not the party on it (RFC 3891 §6): 403.
+        refused_replaces(
+            backend,
+            Phone::new("1003"),
+            "calls/replaces/refused.xml",
+            "",
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_only_replaces_of_a_confirmed_dialog_gets_486() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        refused_replaces(
+            backend,
+            Phone::new("1002"),
+            "calls/replaces/early_only.xml",
+            ";early-only",
+        )
+        .await;
     }
 }
