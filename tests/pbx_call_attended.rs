@@ -5,6 +5,8 @@
 //! 2001 in the first call (2001 re-INVITEd onto its relay, 1001 re-INVITEd to resume),
 //! BYEs both of 1002's legs, NOTIFYs 1002 with 200, and both records carry the step.
 //! RTP that 1001 and 2001 send only after the splice must reach the first call's relay.
+//! The same when 1002 sends the REFER on the consultation call instead (Refer-To 1001
+//! with Replaces naming its first call): 1001 is moved into the consultation call.
 //! A Replaces naming no dialog ends in NOTIFY 481 and leaves the call alone.
 
 mod support;
@@ -42,8 +44,9 @@ fn uri_escape(s: &str) -> String {
     out
 }
 
-/// The consultation dialog the SIPp in `dir` logged: (Call-ID, PBX's tag, our tag).
-async fn logged_dialog(dir: &Path) -> (String, String, String) {
+/// The dialog the SIPp in `dir` logged on a line starting with `prefix`: (Call-ID, the
+/// PBX's tag, the phone's tag).
+async fn logged_dialog(dir: &Path, prefix: &str) -> (String, String, String) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let logs = std::fs::read_dir(dir)
@@ -52,7 +55,7 @@ async fn logged_dialog(dir: &Path) -> (String, String, String) {
             .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
         for entry in logs {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.starts_with("REPLACES ")) {
+            if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
                 let parts: Vec<&str> = line.split_whitespace().collect();
                 assert_eq!(parts.len(), 4, "log line {line:?}");
                 return (parts[1].into(), parts[2].into(), parts[3].into());
@@ -121,7 +124,7 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
             "2001",
             &["-trace_logs".to_string()],
         );
-        let (call_id, pbx_tag, our_tag) = logged_dialog(consult.dir()).await;
+        let (call_id, pbx_tag, our_tag) = logged_dialog(consult.dir(), "REPLACES ").await;
         let consult_run = blocking(consult);
         // As 1002 sees its consultation dialog: to-tag is the PBX's, from-tag its own.
         let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={our_tag}");
@@ -191,6 +194,99 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
         assert_eq!(step.kind, TransferKind::Attended);
         assert_eq!((step.by.as_str(), step.to.as_str()), ("1002", "1001"));
         assert!(consultation.ended_at <= first.ended_at);
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_into_it() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, config()).await;
+        let addr = pbx.udp;
+        let caller = Phone::new("1001");
+        let desk = Phone::new("1002");
+        let second_line = Phone::new("1002");
+        let target = Phone::new("2001");
+        register(&pbx, caller).await;
+        register(&pbx, desk).await;
+        register(&pbx, target).await;
+        let target_run = blocking(spawn_sipp(addr, "calls/callee_answers.xml", target, "2001"));
+        wait_bound(target).await;
+        let desk_sipp = spawn_sipp_with(
+            addr,
+            "calls/attended/holder.xml",
+            desk,
+            "1002",
+            &["-trace_logs".to_string()],
+        );
+        let desk_dir = desk_sipp.dir().to_path_buf();
+        let desk_run = blocking(desk_sipp);
+        wait_bound(desk).await;
+        let caller_run = tokio::spawn(run_sipp(
+            addr,
+            "calls/attended/transferee.xml",
+            caller,
+            "1002",
+        ));
+        let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir, "DIALOG ").await;
+        // The desk phone answers and holds the caller before the second line calls.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}");
+        let refer_to = format!("sip:1001@{addr}?Replaces={}", uri_escape(&replaces));
+        let consult_run = blocking(spawn_sipp_with(
+            addr,
+            "calls/attended/consult_refers.xml",
+            second_line,
+            "2001",
+            &["-key".to_string(), "refer_to".to_string(), refer_to],
+        ));
+        let b2 = consult_run.await.expect("second line task");
+        let a = caller_run.await.expect("caller task");
+        let b = desk_run.await.expect("desk task");
+        let c = target_run.await.expect("target task");
+        assert!(b2.ok, "{backend:?}: second line: {}", b2.report);
+        assert!(b.ok, "{backend:?}: desk phone: {}", b.report);
+        assert!(c.ok, "{backend:?}: target: {}", c.report);
+        assert!(a.ok, "{backend:?}: caller: {}", a.report);
+
+        let recs = records(&pbx, 2).await;
+        let first = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1001"))
+            .expect("the first call's record");
+        let consultation = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1002"))
+            .expect("the consultation call's record");
+        // The first call handed 1001 over and ended.
+        assert_eq!(
+            first.sip_reason.as_deref(),
+            Some("attended transfer"),
+            "{first:?}"
+        );
+        assert_eq!(first.callee_extension.as_deref(), Some("1002"));
+        let step = &first.transfer_chain[..];
+        assert_eq!(step.len(), 1, "{first:?}");
+        assert_eq!(step[0].kind, TransferKind::Attended);
+        assert_eq!((step[0].by.as_str(), step[0].to.as_str()), ("1002", "2001"));
+        // The consultation call went on between 1001 and 2001 until 1001 hung up.
+        assert_eq!(
+            consultation.sip_reason.as_deref(),
+            Some("caller hung up"),
+            "{consultation:?}"
+        );
+        assert_eq!(consultation.callee_extension.as_deref(), Some("2001"));
+        let step = &consultation.transfer_chain[..];
+        assert_eq!(step.len(), 1, "{consultation:?}");
+        assert_eq!(step[0].kind, TransferKind::Attended);
+        assert_eq!((step[0].by.as_str(), step[0].to.as_str()), ("1002", "1001"));
+        // 1001 sent RTP only once moved: it reached the consultation call's relay.
+        let moved_rtp = consultation.caller_leg.as_ref().map_or(0, |l| l.packets);
+        assert!(moved_rtp > 20, "{backend:?}: {consultation:?}");
         wait_idle(&pbx).await;
         pbx.finish().await;
     }
