@@ -29,6 +29,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
+    // A configuration mistake (a bad dial plan) stops us before anything is created.
+    let mut pbx_config = settings.pbx_config()?;
     // The store creates the data directory, owner-only, when it is new.
     let store = Store::open_in(&args.data_dir, args.database_url.as_deref())
         .await
@@ -36,7 +38,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(backend = ?store.kind(), "store open");
 
     // One realm for everything that hashes SIP passwords: the PBX, the demo, the UI.
-    let mut pbx_config = settings.pbx_config()?;
     pbx_config.nonce_secret = nonce_secret(&args.data_dir)?;
     let realm = pbx_config.realm.clone();
 

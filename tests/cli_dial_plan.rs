@@ -1,6 +1,6 @@
 //! `sentral serve` refuses to start on a dial plan it should not run with, and says
 //! which configuration key is wrong (instead of running a lenient plan that silently
-//! drops the bad entries). Each run fails before any socket is opened.
+//! drops the bad entries). Each run fails before the store or any socket is opened.
 
 mod cli_support;
 
@@ -50,6 +50,11 @@ fn serve_stops_on_a_bad_dial_plan_naming_the_key() {
     ];
     for (toml, message) in cases {
         let run = serve_with(&env, toml);
+        // Refused before the store is opened: no database file was created.
+        assert!(
+            !env.data_dir().join(store::SQLITE_FILE).exists(),
+            "{toml}: the store was opened"
+        );
         assert!(
             !run.stderr.contains("listening"),
             "{toml}: started anyway: {}",
