@@ -214,6 +214,52 @@ impl Store {
         })
     }
 
+    /// Changes everything an edit may change on an extension in one transaction: name,
+    /// site, department (`None` takes the new site's department, as on creation), class
+    /// of service, premium and enabled. `NotFound` for an unknown extension or site.
+    pub async fn update_extension(&self, number: &str, update: &ExtensionUpdate) -> Result<()> {
+        if update.display_name.trim().is_empty() {
+            return Err(StoreError::invalid("extension name", "empty"));
+        }
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let site: Option<(i64, Option<i64>)> =
+                sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
+                    .bind(&update.site)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((site_id, site_dept)) = site else {
+                return Err(StoreError::not_found("site", &update.site));
+            };
+            let dept = match &update.department {
+                Some(d) => Some(ensure_department!(tx, d.as_str()).0),
+                None => site_dept,
+            };
+            let n = sqlx::query(
+                "UPDATE extensions SET display_name = $2, site_id = $3, department_id = $4, \
+                 class_of_service = $5, premium_allowed = $6, enabled = $7 WHERE number = $1",
+            )
+            .bind(number)
+            .bind(&update.display_name)
+            .bind(site_id)
+            .bind(dept)
+            .bind(update.class_of_service.as_str())
+            .bind(update.premium_allowed)
+            .bind(update.enabled)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("extension", number));
+            }
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Removes an extension and its registrations.
     pub async fn remove_extension(&self, number: &str) -> Result<()> {
         dispatch!(self, |pool| {

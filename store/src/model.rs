@@ -154,6 +154,79 @@ pub struct NewExtension {
     pub enabled: bool,
 }
 
+/// The editable fields of an extension, all given (an edit form or a PATCH fills the
+/// unchanged ones from the stored extension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionUpdate {
+    pub display_name: String,
+    /// Site code.
+    pub site: String,
+    /// Department name (created when missing); `None` takes the site's department.
+    pub department: Option<String>,
+    pub class_of_service: ClassOfService,
+    pub premium_allowed: bool,
+    pub enabled: bool,
+}
+
+/// The editable fields of a site (the code is its key and stays).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteUpdate {
+    pub name: String,
+    pub address: String,
+    /// Default department by name (created when missing); `None` for none.
+    pub department: Option<String>,
+    /// `(first, last)` pairs replacing the site's number ranges.
+    pub ranges: Vec<(String, String)>,
+}
+
+/// How an edit treats a trunk's secret: it is write-only, so a form that leaves the
+/// field empty keeps the stored one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretChange {
+    Keep,
+    Clear,
+    Set(Secret),
+}
+
+/// How often each department is referred to; one in use cannot be deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DepartmentUsage {
+    pub sites: u64,
+    pub extensions: u64,
+}
+
+impl DepartmentUsage {
+    pub fn in_use(&self) -> bool {
+        self.sites > 0 || self.extensions > 0
+    }
+}
+
+/// Checks one trunk `allowed_sources` entry: an IP address or a CIDR block
+/// (`192.0.2.1`, `192.0.2.0/24`, `2001:db8::/32`); the prefix may not exceed the
+/// address length.
+pub fn validate_source(entry: &str) -> Result<(), StoreError> {
+    let bad = || {
+        StoreError::invalid(
+            "trunk allowed source",
+            format!("{entry:?}: use an IP address or a CIDR block such as 192.0.2.0/24"),
+        )
+    };
+    let (ip, prefix) = match entry.split_once('/') {
+        Some((ip, p)) => (ip, Some(p.parse::<u8>().map_err(|_| bad())?)),
+        None => (entry, None),
+    };
+    let addr: std::net::IpAddr = ip
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix.unwrap_or(max) > max {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 /// A phone extension.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Extension {

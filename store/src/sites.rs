@@ -41,6 +41,37 @@ macro_rules! check_overlap {
         }
     }};
 }
+pub(crate) use check_overlap;
+
+/// Replaces every number range of one owner inside a transaction: the old ones go first
+/// so an unchanged range does not clash with itself; each new one is checked against all
+/// the others (those of other owners and the ones inserted before it).
+macro_rules! replace_ranges {
+    ($tx:expr, $column:literal, $owner_id:expr, $ranges:expr) => {{
+        sqlx::query(concat!(
+            "DELETE FROM number_ranges WHERE ",
+            $column,
+            " = $1"
+        ))
+        .bind($owner_id)
+        .execute(&mut *$tx)
+        .await?;
+        for (first, last) in $ranges {
+            check_overlap!($tx, first.as_str(), last.as_str())?;
+            sqlx::query(concat!(
+                "INSERT INTO number_ranges (first_number, last_number, ",
+                $column,
+                ") VALUES ($1, $2, $3)"
+            ))
+            .bind(first)
+            .bind(last)
+            .bind($owner_id)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use replace_ranges;
 
 type RangeRow = (i64, String, String, Option<i64>, Option<i64>);
 type SiteRow = (i64, String, String, String, Option<i64>, Option<String>);
@@ -113,6 +144,131 @@ impl Store {
                 cost_centre,
             })
             .collect())
+    }
+
+    /// Renames a department and sets its cost centre (`None` clears it). `Duplicate` when
+    /// the new name is taken, `NotFound` for an unknown department.
+    pub async fn update_department(
+        &self,
+        name: &str,
+        new_name: &str,
+        cost_centre: Option<&str>,
+    ) -> Result<()> {
+        if new_name.trim().is_empty() {
+            return Err(StoreError::invalid("department", "empty name"));
+        }
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let n =
+                sqlx::query("UPDATE departments SET name = $2, cost_centre = $3 WHERE name = $1")
+                    .bind(name)
+                    .bind(new_name)
+                    .bind(cost_centre)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_write_err(e, "department", new_name, "department"))?
+                    .rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("department", name));
+            }
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// How many sites and extensions refer to a department; `None` when it does not exist.
+    pub async fn department_usage(&self, name: &str) -> Result<Option<DepartmentUsage>> {
+        let row: Option<(i64, i64, i64)> = dispatch!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.id, \
+                 (SELECT COUNT(*) FROM sites s WHERE s.department_id = d.id), \
+                 (SELECT COUNT(*) FROM extensions e WHERE e.department_id = d.id) \
+                 FROM departments d WHERE d.name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(_, sites, extensions)| DepartmentUsage {
+            sites: u64::try_from(sites).unwrap_or(0),
+            extensions: u64::try_from(extensions).unwrap_or(0),
+        }))
+    }
+
+    /// Deletes a department nobody refers to. Refuses one still used by a site or an
+    /// extension (the schema would quietly set their department to none). Call records
+    /// keep the department's name as text and are not affected.
+    pub async fn remove_department(&self, name: &str) -> Result<()> {
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let row: Option<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT d.id, \
+                 (SELECT COUNT(*) FROM sites s WHERE s.department_id = d.id), \
+                 (SELECT COUNT(*) FROM extensions e WHERE e.department_id = d.id) \
+                 FROM departments d WHERE d.name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((id, sites, extensions)) = row else {
+                return Err(StoreError::not_found("department", name));
+            };
+            if sites > 0 || extensions > 0 {
+                return Err(StoreError::invalid(
+                    "department removal",
+                    format!("{name:?} is used by {sites} sites and {extensions} extensions"),
+                ));
+            }
+            sqlx::query("DELETE FROM departments WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Changes a site's name, address, department and number ranges in one transaction.
+    /// `NotFound` for an unknown site; a range overlapping another owner's is refused and
+    /// nothing is changed.
+    pub async fn update_site(&self, code: &str, update: &SiteUpdate) -> Result<()> {
+        if update.name.trim().is_empty() {
+            return Err(StoreError::invalid("site name", "empty"));
+        }
+        for (first, last) in &update.ranges {
+            validate_range(first, last)?;
+        }
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let dept = match &update.department {
+                Some(d) => Some(ensure_department!(tx, d.as_str()).0),
+                None => None,
+            };
+            let row: Option<(i64,)> = sqlx::query_as(
+                "UPDATE sites SET name = $2, address = $3, department_id = $4 WHERE code = $1 RETURNING id",
+            )
+            .bind(code)
+            .bind(&update.name)
+            .bind(&update.address)
+            .bind(dept)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((id,)) = row else {
+                return Err(StoreError::not_found("site", code));
+            };
+            replace_ranges!(tx, "site_id", id, &update.ranges);
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Creates a site; `Duplicate` when the code exists.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use crate::error::{Result, StoreError, map_write_err};
 use crate::ids::*;
 use crate::model::*;
+use crate::sites::{check_overlap, replace_ranges};
 use crate::{Store, bump_config, dispatch};
 
 #[derive(sqlx::FromRow)]
@@ -54,17 +55,16 @@ const TRUNK_SELECT: &str = "SELECT id, name, host, port, transport, username, se
 impl Store {
     /// Creates a trunk; `Duplicate` when the name exists.
     pub async fn add_trunk(&self, trunk: &NewTrunk) -> Result<TrunkId> {
-        if trunk.name.trim().is_empty() || trunk.host.trim().is_empty() {
-            return Err(StoreError::invalid(
-                "trunk",
-                "name and host must not be empty",
-            ));
-        }
-        if trunk.port == 0 {
-            return Err(StoreError::invalid("trunk port", "0"));
-        }
-        let sources = serde_json::to_string(&trunk.allowed_sources)
-            .map_err(|e| StoreError::invalid("trunk allowed sources", e))?;
+        self.create_trunk(trunk, &[]).await
+    }
+
+    /// Creates a trunk with its number ranges (inbound DIDs) in one transaction.
+    pub async fn create_trunk(
+        &self,
+        trunk: &NewTrunk,
+        ranges: &[(String, String)],
+    ) -> Result<TrunkId> {
+        let sources = validate_trunk(trunk, ranges)?;
         dispatch!(self, |pool| {
             let mut tx = pool
                 .begin_with(crate::WriteBegin::write_begin(pool))
@@ -86,9 +86,66 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| map_write_err(e, "trunk", &trunk.name, "trunk"))?;
+            replace_ranges!(tx, "trunk_id", id, ranges);
             bump_config!(tx)?;
             tx.commit().await?;
             Ok(TrunkId(id))
+        })
+    }
+
+    /// Changes trunk `name` (the new name may differ) and replaces its number ranges in
+    /// one transaction. `trunk.secret` is ignored: `secret` says whether the stored one is
+    /// kept, cleared or replaced. The running PBX sees the change through the config
+    /// version and restarts the trunk's registration when its registration settings moved.
+    pub async fn update_trunk(
+        &self,
+        name: &str,
+        trunk: &NewTrunk,
+        secret: &SecretChange,
+        ranges: &[(String, String)],
+    ) -> Result<()> {
+        let sources = validate_trunk(trunk, ranges)?;
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let row: Option<(i64,)> = sqlx::query_as(
+                "UPDATE trunks SET name = $2, host = $3, port = $4, transport = $5, username = $6, \
+                 register = $7, channel_limit = $8, allowed_sources = $9, enabled = $10 \
+                 WHERE name = $1 RETURNING id",
+            )
+            .bind(name)
+            .bind(&trunk.name)
+            .bind(&trunk.host)
+            .bind(i64::from(trunk.port))
+            .bind(trunk.transport.as_str())
+            .bind(&trunk.username)
+            .bind(trunk.register)
+            .bind(trunk.channel_limit.map(i64::from))
+            .bind(&sources)
+            .bind(trunk.enabled)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| map_write_err(e, "trunk", &trunk.name, "trunk"))?;
+            let Some((id,)) = row else {
+                return Err(StoreError::not_found("trunk", name));
+            };
+            let new_secret = match secret {
+                SecretChange::Keep => None,
+                SecretChange::Clear => Some(None),
+                SecretChange::Set(s) => Some(Some(s.expose())),
+            };
+            if let Some(value) = new_secret {
+                sqlx::query("UPDATE trunks SET secret = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            replace_ranges!(tx, "trunk_id", id, ranges);
+            bump_config!(tx)?;
+            tx.commit().await?;
+            Ok(())
         })
     }
 
@@ -137,4 +194,37 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Checks a trunk before it is stored; returns `allowed_sources` as the stored JSON.
+fn validate_trunk(trunk: &NewTrunk, ranges: &[(String, String)]) -> Result<String> {
+    let name_ok = !trunk.name.is_empty()
+        && trunk.name.len() <= 64
+        && trunk
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(StoreError::invalid(
+            "trunk name",
+            format!("{:?}: use 1 to 64 letters, digits, '-' or '_'", trunk.name),
+        ));
+    }
+    if trunk.host.trim().is_empty() || trunk.host.contains(char::is_whitespace) {
+        return Err(StoreError::invalid(
+            "trunk host",
+            format!("{:?}: a host name or address without spaces", trunk.host),
+        ));
+    }
+    if trunk.port == 0 {
+        return Err(StoreError::invalid("trunk port", "0"));
+    }
+    for s in &trunk.allowed_sources {
+        validate_source(s)?;
+    }
+    for (first, last) in ranges {
+        validate_range(first, last)?;
+    }
+    serde_json::to_string(&trunk.allowed_sources)
+        .map_err(|e| StoreError::invalid("trunk allowed sources", e))
 }
