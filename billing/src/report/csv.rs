@@ -25,7 +25,7 @@ pub(crate) fn field(s: &str) -> String {
     }
 }
 
-fn line<W: Write>(w: &mut W, fields: &[String]) -> Result<(), ReportError> {
+pub(super) fn line<W: Write>(w: &mut W, fields: &[String]) -> Result<(), ReportError> {
     let joined: Vec<String> = fields.iter().map(|f| field(f)).collect();
     w.write_all(joined.join(",").as_bytes())?;
     w.write_all(b"\r\n")?;

@@ -5,10 +5,12 @@
 //! `std::io::Write` the caller passes; never opens files or a store.
 
 mod csv;
+mod table;
 mod text;
 mod xlsx;
 
 pub use csv::{write_calls_csv, write_costs_csv, write_savings_csv};
+pub use table::{Cell, Table, write_table_csv, write_tables_xlsx};
 pub use text::{costs_table, savings_table};
 pub use xlsx::{write_costs_xlsx, write_savings_xlsx};
 

@@ -11,15 +11,15 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use std::io::Write;
 
-struct Formats {
-    header: Format,
-    money: Format,
-    int: Format,
-    minutes: Format,
-    bold_money: Format,
+pub(super) struct Formats {
+    pub(super) header: Format,
+    pub(super) money: Format,
+    pub(super) int: Format,
+    pub(super) minutes: Format,
+    pub(super) bold_money: Format,
 }
 
-fn formats() -> Formats {
+pub(super) fn formats() -> Formats {
     Formats {
         header: Format::new().set_bold(),
         money: Format::new().set_num_format("#,##0.00"),
@@ -29,19 +29,19 @@ fn formats() -> Formats {
     }
 }
 
-fn num(d: Decimal) -> f64 {
+pub(super) fn num(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
 /// Sheet names: at most 31 characters, none of `[]:*?/\`.
-fn sheet_name(s: &str) -> String {
+pub(super) fn sheet_name(s: &str) -> String {
     s.chars()
         .filter(|c| !"[]:*?/\\".contains(*c))
         .take(31)
         .collect()
 }
 
-fn header(ws: &mut Worksheet, f: &Formats, cols: &[&str]) -> Result<(), ReportError> {
+pub(super) fn header(ws: &mut Worksheet, f: &Formats, cols: &[&str]) -> Result<(), ReportError> {
     for (i, c) in cols.iter().enumerate() {
         ws.write_string_with_format(0, i as u16, *c, &f.header)?;
     }
@@ -49,7 +49,7 @@ fn header(ws: &mut Worksheet, f: &Formats, cols: &[&str]) -> Result<(), ReportEr
     Ok(())
 }
 
-fn finish<W: Write>(mut wb: Workbook, mut w: W) -> Result<(), ReportError> {
+pub(super) fn finish<W: Write>(mut wb: Workbook, mut w: W) -> Result<(), ReportError> {
     let bytes = wb.save_to_buffer()?;
     w.write_all(&bytes)?;
     w.flush()?;
