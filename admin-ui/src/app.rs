@@ -66,22 +66,39 @@ pub const ROUTES: &[Route] = routes! {
     "GET" "/events" => Access::Roles(IT_DESK);
     "GET" "/sites" => Access::Roles(IT_FINANCE);
     "POST" "/sites" => Access::Roles(ADMIN);
+    "GET" "/sites.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/sites.xlsx" => Access::Roles(IT_FINANCE);
+    "GET" "/sites/{code}" => Access::Roles(ADMIN);
+    "POST" "/sites/{code}" => Access::Roles(ADMIN);
     "POST" "/sites/{code}/delete" => Access::Roles(ADMIN);
     "GET" "/departments" => Access::Roles(IT_FINANCE);
     "POST" "/departments" => Access::Roles(ADMIN);
+    "GET" "/departments.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/departments.xlsx" => Access::Roles(IT_FINANCE);
+    "GET" "/departments/{id}" => Access::Roles(ADMIN);
+    "POST" "/departments/{id}" => Access::Roles(ADMIN);
+    "POST" "/departments/{id}/delete" => Access::Roles(ADMIN);
     "GET" "/extensions" => Access::Roles(ADMIN);
     "POST" "/extensions" => Access::Roles(ADMIN);
     "GET" "/extensions.csv" => Access::Roles(ADMIN);
+    "GET" "/extensions.xlsx" => Access::Roles(ADMIN);
     "POST" "/extensions/import" => Access::Roles(ADMIN);
     "GET" "/extensions/{number}" => Access::Roles(ADMIN);
     "POST" "/extensions/{number}" => Access::Roles(ADMIN);
     "POST" "/extensions/{number}/password" => Access::Roles(ADMIN);
     "POST" "/extensions/{number}/delete" => Access::Roles(ADMIN);
     "GET" "/trunks" => Access::Roles(IT_FINANCE);
+    "POST" "/trunks" => Access::Roles(ADMIN);
+    "GET" "/trunks.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/trunks.xlsx" => Access::Roles(IT_FINANCE);
+    "GET" "/trunks/{name}" => Access::Roles(ADMIN);
+    "POST" "/trunks/{name}" => Access::Roles(ADMIN);
+    "POST" "/trunks/{name}/delete" => Access::Roles(ADMIN);
     "GET" "/live" => Access::Roles(IT_DESK);
     "POST" "/live/{id}/hangup" => Access::Roles(ADMIN);
     "GET" "/calls" => Access::Roles(IT_FINANCE);
     "GET" "/calls.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/calls.xlsx" => Access::Roles(IT_FINANCE);
     "GET" "/costs" => Access::Roles(IT_FINANCE);
     "GET" "/costs.csv" => Access::Roles(IT_FINANCE);
     "GET" "/costs.xlsx" => Access::Roles(IT_FINANCE);
@@ -90,17 +107,26 @@ pub const ROUTES: &[Route] = routes! {
     "GET" "/savings.xlsx" => Access::Roles(IT_FINANCE);
     "GET" "/tariffs" => Access::Roles(IT_FINANCE);
     "POST" "/tariffs" => Access::Roles(IT_FINANCE);
+    "GET" "/tariffs.csv" => Access::Roles(IT_FINANCE);
+    "GET" "/tariffs.xlsx" => Access::Roles(IT_FINANCE);
     "GET" "/users" => Access::Roles(ADMIN);
     "POST" "/users" => Access::Roles(ADMIN);
     "POST" "/users/{id}/disable" => Access::Roles(ADMIN);
     "GET" "/tokens" => Access::Roles(ADMIN);
     "POST" "/tokens" => Access::Roles(ADMIN);
     "POST" "/tokens/{id}/revoke" => Access::Roles(ADMIN);
+    "GET" "/audit" => Access::Roles(ADMIN);
+    "GET" "/audit.csv" => Access::Roles(ADMIN);
+    "GET" "/audit.xlsx" => Access::Roles(ADMIN);
     "GET" "/api/v1/openapi.json" => Access::Public;
     "GET" "/api/v1/sites" => Access::Roles(IT_FINANCE);
     "POST" "/api/v1/sites" => Access::Roles(ADMIN);
+    "PATCH" "/api/v1/sites/{code}" => Access::Roles(ADMIN);
     "DELETE" "/api/v1/sites/{code}" => Access::Roles(ADMIN);
     "GET" "/api/v1/departments" => Access::Roles(IT_FINANCE);
+    "POST" "/api/v1/departments" => Access::Roles(ADMIN);
+    "PATCH" "/api/v1/departments/{id}" => Access::Roles(ADMIN);
+    "DELETE" "/api/v1/departments/{id}" => Access::Roles(ADMIN);
     "GET" "/api/v1/extensions" => Access::Roles(ADMIN);
     "POST" "/api/v1/extensions" => Access::Roles(ADMIN);
     "POST" "/api/v1/extensions/import" => Access::Roles(ADMIN);
@@ -109,6 +135,11 @@ pub const ROUTES: &[Route] = routes! {
     "DELETE" "/api/v1/extensions/{number}" => Access::Roles(ADMIN);
     "POST" "/api/v1/extensions/{number}/password" => Access::Roles(ADMIN);
     "GET" "/api/v1/trunks" => Access::Roles(IT_FINANCE);
+    "POST" "/api/v1/trunks" => Access::Roles(ADMIN);
+    "GET" "/api/v1/trunks/{name}" => Access::Roles(IT_FINANCE);
+    "PATCH" "/api/v1/trunks/{name}" => Access::Roles(ADMIN);
+    "DELETE" "/api/v1/trunks/{name}" => Access::Roles(ADMIN);
+    "GET" "/api/v1/audit" => Access::Roles(ADMIN);
     "GET" "/api/v1/registrations" => Access::Roles(IT_DESK);
     "GET" "/api/v1/calls/live" => Access::Roles(IT_DESK);
     "DELETE" "/api/v1/calls/live/{id}" => Access::Roles(ADMIN);
@@ -148,6 +179,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::savings::router())
         .merge(http::tariffs::router())
         .merge(http::users::router())
+        .merge(http::audit::router())
         .merge(http::api::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .fallback(not_found)

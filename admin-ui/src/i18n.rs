@@ -208,6 +208,88 @@ catalogue! {
     ImportedFiles => "Importerte filer", "Imported files";
     ImportTariff => "Importer tariffil", "Import tariff file";
     LiveUpdates => "Oppdateres automatisk", "Updates automatically";
+    FixFields => "Skjemaet ble ikke lagret. Rett dette:", "The form was not saved. Fix these:";
+    Required => "Må fylles ut", "Required";
+    RangeDigits => "Nummerserie må være siffer, som 22334400-22334499", "Number range must be digits, like 22334400-22334499";
+    RangeLengths => "Første og siste nummer i serien må ha like mange siffer", "First and last number of the range must have the same number of digits";
+    RangeOrder => "Første nummer i serien kommer etter siste", "First number of the range comes after the last";
+    RangeOverlaps => "Overlapper en annen nummerserie", "Overlaps another number range";
+    InvalidSource => "Ikke en IP-adresse eller CIDR-blokk (som 192.0.2.0/24)", "Not an IP address or CIDR block (like 192.0.2.0/24)";
+    InvalidPort => "Port må være et tall fra 1 til 65535", "Port must be a number from 1 to 65535";
+    InvalidTransport => "Transport må være udp, tcp eller tls", "Transport must be udp, tcp or tls";
+    InvalidChannelLimit => "Maks samtaler må være et helt tall fra 1, eller tomt for ingen grense", "Channel limit must be a whole number from 1, or empty for no limit";
+    InvalidCodeName => "Bruk 1 til 64 bokstaver a–z, siffer, «-» eller «_»", "Use 1 to 64 letters a–z, digits, '-' or '_'";
+    InvalidHost => "Vertsnavn eller adresse uten mellomrom", "Host name or address without spaces";
+    UnknownSite => "Lokasjonen finnes ikke", "No such site";
+    InvalidClass => "Ukjent tjenesteklasse", "Unknown class of service";
+    NameTaken => "Navnet er allerede i bruk", "The name is already in use";
+    DepartmentInUse => "Avdelingen kan ikke slettes fordi den er i bruk", "The department cannot be deleted because it is in use";
+    InUseBySites => "lokasjoner", "sites";
+    InUseByExtensions => "internnumre", "extensions";
+    SiteDefault => "Lokasjonens avdeling", "The site's department";
+    NoDepartment => "Ingen avdeling", "No department";
+    EditSite => "Endre lokasjon", "Edit site";
+    EditDepartment => "Endre avdeling", "Edit department";
+    EditTrunk => "Endre trunk", "Edit trunk";
+    NewTrunk => "Ny trunk", "New trunk";
+    TrunkPassword => "Passord hos leverandøren", "Password at the provider";
+    SecretIsSet => "Et passord er lagret. Det vises aldri; la feltet stå tomt for å beholde det.", "A password is stored. It is never shown; leave the field empty to keep it.";
+    SecretNotSet => "Ingen passord lagret.", "No password stored.";
+    ClearSecret => "Fjern lagret passord", "Remove the stored password";
+    AllowedSources => "Tillatte avsenderadresser", "Allowed source addresses";
+    AllowedSourcesHelp => "IP-adresser eller CIDR-blokker, én per linje. Tomt: bare vertens egen adresse.", "IP addresses or CIDR blocks, one per line. Empty: the host's own address only.";
+    RangesHelp => "Én serie per linje, som 22334400-22334499, eller ett nummer.", "One range per line, like 22334400-22334499, or a single number.";
+    NoLimit => "Tomt for ingen grense", "Empty for no limit";
+    AuditLog => "Revisjonslogg", "Audit log";
+    Action => "Handling", "Action";
+    Detail => "Detaljer", "Details";
+    AuditShowsNewest => "Viser de nyeste oppføringene. Nedlastingene inneholder hele loggen.", "Shows the newest entries. The downloads hold the whole log.";
+    Downloads => "Last ned", "Download";
+    Deleted => "Slettet", "Deleted";
+    VerdictOperating => "Driftsbesparelse", "Operating saving";
+    VerdictFull => "medregnet investering (annuitet", "including investment (annuity";
+    VerdictAbove => "over målet på", "above the target of";
+    VerdictBelow => "under målet på", "below the target of";
+    VerdictAboveShort => "over målet", "above the target";
+    VerdictBelowShort => "under målet", "below the target";
+    Id => "ID", "ID";
+    Key => "Nøkkel", "Key";
+    Version => "Versjon", "Version";
+    NokPerYear => "kr/år", "NOK/year";
+}
+
+/// The savings verdict in a sentence, in `lang`: the operating saving per year against
+/// the target, then the full-cost saving with the investment annuity. English is the
+/// billing crate's own sentence (the CLI prints the same).
+pub fn savings_verdict(lang: Lang, r: &billing::SavingsReport) -> String {
+    if lang == Lang::En {
+        return r.verdict.sentence.clone();
+    }
+    let nok = billing::money::format_nok;
+    let side = |ok: bool| {
+        if ok {
+            Msg::VerdictAbove
+        } else {
+            Msg::VerdictBelow
+        }
+    };
+    let per_year = Msg::NokPerYear.get(lang);
+    format!(
+        "{} {} {per_year}: {} {} {per_year}; {} {} {per_year}) {} {per_year}: {}.",
+        Msg::VerdictOperating.get(lang),
+        nok(r.annual.operating_saving),
+        side(r.verdict.operating_meets_target).get(lang),
+        nok(r.target_per_year),
+        Msg::VerdictFull.get(lang),
+        nok(r.annual.investment_annuity),
+        nok(r.annual.full_cost_saving),
+        if r.verdict.full_cost_meets_target {
+            Msg::VerdictAboveShort
+        } else {
+            Msg::VerdictBelowShort
+        }
+        .get(lang),
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ const MENU: &[(&str, Msg)] = &[
     ("/tariffs", Msg::Tariffs),
     ("/users", Msg::Users),
     ("/tokens", Msg::ApiTokens),
+    ("/audit", Msg::AuditLog),
 ];
 
 fn head(lang: Lang, title: &str) -> Markup {

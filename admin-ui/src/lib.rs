@@ -18,6 +18,7 @@ use tokio::sync::broadcast;
 
 pub mod app;
 pub mod auth;
+mod form;
 mod http;
 pub mod i18n;
 mod layout;

@@ -58,9 +58,19 @@ async fn extension_pages(store: Store) {
             .body
             .contains("reg-2001")
     );
-    // Edit: disable and change class.
+    // Edit: disable and change class (the form sends every field; an unchecked box is
+    // left out).
     let r = app
-        .post("/extensions/2001", &b, &[("class_of_service", "internal")])
+        .post(
+            "/extensions/2001",
+            &b,
+            &[
+                ("display_name", "Sentralbord"),
+                ("site", "radhus"),
+                ("department", ""),
+                ("class_of_service", "internal"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let ext = store
@@ -104,8 +114,7 @@ async fn extension_pages(store: Store) {
         .collect();
     for a in [
         "extension.add",
-        "extension.class",
-        "extension.disable",
+        "extension.update",
         "extension.password",
         "extension.remove",
     ] {
@@ -179,7 +188,7 @@ async fn csv_import_all_or_nothing(store: Store) {
         Some("text/csv; charset=utf-8")
     );
     assert!(csv.body.starts_with(
-        "number,display_name,site,department,class_of_service,premium_allowed,enabled\n"
+        "number,display_name,site,department,class_of_service,premium_allowed,enabled\r\n"
     ));
     assert!(
         csv.body.contains("3002,Kari,radhus,IT,mobile,true,true"),

@@ -16,6 +16,7 @@ fn concrete(path: &str) -> String {
     path.replace("{code}", "x")
         .replace("{number}", "1000")
         .replace("{id}", "1")
+        .replace("{name}", "x")
 }
 
 /// A new session for user `user_id` at `stage`; returns (cookie, csrf).
@@ -205,6 +206,7 @@ fn route_table_matches_routers() {
     let sources = [
         include_str!("../src/http/api.rs"),
         include_str!("../src/http/assets.rs"),
+        include_str!("../src/http/audit.rs"),
         include_str!("../src/http/calls.rs"),
         include_str!("../src/http/costs.rs"),
         include_str!("../src/http/extensions.rs"),

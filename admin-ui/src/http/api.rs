@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,15 +19,27 @@ use crate::auth::Principal;
 use crate::http::audit;
 use crate::http::calls::{PAGE_SIZE, RecordQuery, select};
 use crate::http::error::{HttpError, HttpResult};
-use crate::http::extensions::{apply_import, parse_import};
+use crate::http::extensions::{ExtensionEdit, apply_import, parse_import, save_edit};
+use crate::http::sites::{SiteEdit, delete_department_checked, save_department, save_site};
+use crate::http::trunks::TrunkEdit;
 use crate::http::users::{TokenForm, new_token, revoke};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/sites", get(sites).post(create_site))
-        .route("/api/v1/sites/{code}", delete(delete_site))
-        .route("/api/v1/departments", get(departments))
+        .route(
+            "/api/v1/sites/{code}",
+            patch(update_site).delete(delete_site),
+        )
+        .route(
+            "/api/v1/departments",
+            get(departments).post(create_department),
+        )
+        .route(
+            "/api/v1/departments/{id}",
+            patch(update_department).delete(delete_department),
+        )
         .route("/api/v1/extensions", get(extensions).post(create_extension))
         .route("/api/v1/extensions/import", post(import_extensions))
         .route(
@@ -37,7 +49,12 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_extension),
         )
         .route("/api/v1/extensions/{number}/password", post(new_password))
-        .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/trunks", get(trunks).post(create_trunk))
+        .route(
+            "/api/v1/trunks/{name}",
+            get(trunk).patch(update_trunk).delete(delete_trunk),
+        )
+        .route("/api/v1/audit", get(audit_log))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/calls/live", get(live_calls))
         .route("/api/v1/calls/live/{id}", delete(hang_up))
@@ -96,8 +113,130 @@ async fn delete_site(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A site PATCH: fields left out keep their stored value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SitePatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    /// A department name; `""` for none.
+    #[serde(default)]
+    department: Option<String>,
+    /// `"first-last"` entries (or one number each); they replace the site's ranges.
+    #[serde(default)]
+    number_ranges: Option<Vec<String>>,
+}
+
+async fn update_site(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(code): Path<String>,
+    b: Result<Json<SitePatch>, JsonRejection>,
+) -> HttpResult<Json<store::Site>> {
+    let b = body(b)?;
+    let site = state
+        .store
+        .site_by_code(&code)
+        .await?
+        .ok_or(HttpError::NotFound)?;
+    let edit = SiteEdit {
+        name: b.name.unwrap_or(site.name),
+        address: b.address.unwrap_or(site.address),
+        department: b.department.or(site.department),
+        ranges: b.number_ranges.unwrap_or_else(|| {
+            site.number_ranges
+                .iter()
+                .map(|r| format!("{}-{}", r.first, r.last))
+                .collect()
+        }),
+    };
+    save_site(&state, &p, &code, &edit).await?;
+    Ok(Json(
+        state
+            .store
+            .site_by_code(&code)
+            .await?
+            .ok_or(HttpError::Internal)?,
+    ))
+}
+
 async fn departments(State(state): State<AppState>) -> HttpResult<Json<Vec<store::Department>>> {
     Ok(Json(state.store.departments().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepartmentBody {
+    name: String,
+    #[serde(default)]
+    cost_centre: Option<String>,
+}
+
+async fn create_department(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    b: Result<Json<DepartmentBody>, JsonRejection>,
+) -> HttpResult<Response> {
+    let b = body(b)?;
+    let name = b.name.trim();
+    if name.is_empty() {
+        return Err(HttpError::Fields(vec![crate::form::FieldError::new(
+            "name",
+            crate::i18n::Msg::Required,
+        )]));
+    }
+    if state
+        .store
+        .departments()
+        .await?
+        .iter()
+        .any(|d| d.name == name)
+    {
+        return Err(HttpError::Conflict(format!(
+            "department {name} already exists"
+        )));
+    }
+    let cc = crate::form::optional(b.cost_centre.as_deref());
+    let id = state.store.ensure_department(name, cc.as_deref()).await?;
+    audit(&state, &p, "department.save", format!("department {name}")).await;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "name": name }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepartmentPatch {
+    #[serde(default)]
+    name: Option<String>,
+    /// `""` clears it.
+    #[serde(default)]
+    cost_centre: Option<String>,
+}
+
+async fn update_department(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    b: Result<Json<DepartmentPatch>, JsonRejection>,
+) -> HttpResult<Json<store::Department>> {
+    let b = body(b)?;
+    let d = crate::http::sites::department_by_id(&state, id).await?;
+    let name = b.name.unwrap_or(d.name);
+    let cc = b.cost_centre.or(d.cost_centre);
+    save_department(&state, &p, id, &name, cc.as_deref()).await?;
+    Ok(Json(
+        crate::http::sites::department_by_id(&state, id).await?,
+    ))
+}
+
+async fn delete_department(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> HttpResult<StatusCode> {
+    delete_department_checked(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn ext_json(e: &store::Extension, registered: bool) -> Value {
@@ -237,10 +376,20 @@ async fn extension(
     Ok(Json(ext_json(&e, reg)))
 }
 
+/// An extension PATCH: fields left out keep their stored value.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExtPatch {
     #[serde(default)]
-    class_of_service: Option<ClassOfService>,
+    display_name: Option<String>,
+    /// Site code.
+    #[serde(default)]
+    site: Option<String>,
+    /// Department name; `""` takes the site's department.
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    class_of_service: Option<String>,
     #[serde(default)]
     premium_allowed: Option<bool>,
     #[serde(default)]
@@ -255,35 +404,17 @@ async fn update_extension(
 ) -> HttpResult<Json<Value>> {
     let b = body(b)?;
     let e = find(&state, &number).await?;
-    if b.class_of_service.is_some() || b.premium_allowed.is_some() {
-        let class = b.class_of_service.unwrap_or(e.class_of_service);
-        let premium = b.premium_allowed.unwrap_or(e.premium_allowed);
-        state
-            .store
-            .set_extension_class(&number, class, premium)
-            .await?;
-        audit(
-            &state,
-            &p,
-            "extension.class",
-            format!("extension {number}: {} premium={premium}", class.as_str()),
-        )
-        .await;
-    }
-    if let Some(enabled) = b.enabled {
-        state.store.set_extension_enabled(&number, enabled).await?;
-        audit(
-            &state,
-            &p,
-            if enabled {
-                "extension.enable"
-            } else {
-                "extension.disable"
-            },
-            format!("extension {number}"),
-        )
-        .await;
-    }
+    let edit = ExtensionEdit {
+        display_name: b.display_name.unwrap_or(e.display_name),
+        site: b.site.unwrap_or(e.site),
+        department: b.department.or(e.department),
+        class_of_service: b
+            .class_of_service
+            .unwrap_or_else(|| e.class_of_service.as_str().to_string()),
+        premium_allowed: b.premium_allowed.unwrap_or(e.premium_allowed),
+        enabled: b.enabled.unwrap_or(e.enabled),
+    };
+    save_edit(&state, &p, &number, &edit).await?;
     let e = find(&state, &number).await?;
     Ok(Json(ext_json(
         &e,
@@ -320,7 +451,20 @@ async fn new_password(
     Ok(Json(json!({ "number": number, "sip_password": password })))
 }
 
-/// Trunk settings; the secret never leaves the server, the user name only for admins.
+/// A trunk as JSON: never the secret (only whether one is set), the user name only for
+/// admins.
+fn trunk_json(t: &store::Trunk, admin: bool, registered: Option<bool>) -> Value {
+    json!({
+        "name": t.name, "host": t.host, "port": t.port, "transport": t.transport,
+        "username": if admin { t.username.clone() } else { None },
+        "secret_set": t.secret.is_some(), "register": t.register, "channel_limit": t.channel_limit,
+        "allowed_sources": t.allowed_sources,
+        "number_ranges": t.number_ranges.iter().map(|r| format!("{}-{}", r.first, r.last)).collect::<Vec<_>>(),
+        "enabled": t.enabled,
+        "registered": registered,
+    })
+}
+
 async fn trunks(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -333,13 +477,177 @@ async fn trunks(
             .await?
             .iter()
             .map(|t| {
-                json!({
-                    "name": t.name, "host": t.host, "port": t.port, "transport": t.transport,
-                    "username": if p.is_admin() { t.username.clone() } else { None },
-                    "secret_set": t.secret.is_some(), "register": t.register, "channel_limit": t.channel_limit,
-                    "enabled": t.enabled,
-                    "registered": states.iter().find(|(n, _)| *n == t.name).map(|(_, up)| *up),
-                })
+                let up = states.iter().find(|(n, _)| *n == t.name).map(|(_, up)| *up);
+                trunk_json(t, p.is_admin(), up)
+            })
+            .collect(),
+    ))
+}
+
+async fn trunk(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Value>> {
+    let t = state.store.trunk(&name).await?.ok_or(HttpError::NotFound)?;
+    let up = state
+        .live
+        .trunk_states()
+        .into_iter()
+        .find(|(n, _)| *n == t.name)
+        .map(|(_, up)| up);
+    Ok(Json(trunk_json(&t, p.is_admin(), up)))
+}
+
+/// A trunk body: every field for POST (name and host required), any for PATCH. The
+/// password is write-only; `clear_password` removes the stored one.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TrunkBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u32>,
+    #[serde(default)]
+    transport: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    clear_password: bool,
+    #[serde(default)]
+    register: Option<bool>,
+    /// `null` or `0`: no limit; left out: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    channel_limit: Option<Option<u32>>,
+    #[serde(default)]
+    allowed_sources: Option<Vec<String>>,
+    #[serde(default)]
+    number_ranges: Option<Vec<String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by default).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+impl TrunkBody {
+    /// The body over `base` (the stored trunk, or defaults for a new one).
+    fn over(self, mut base: TrunkEdit) -> TrunkEdit {
+        if let Some(v) = self.name {
+            base.name = v;
+        }
+        if let Some(v) = self.host {
+            base.host = v;
+        }
+        if let Some(v) = self.port {
+            base.port = v.to_string();
+        }
+        if let Some(v) = self.transport {
+            base.transport = v;
+        }
+        if let Some(v) = self.username {
+            base.username = v;
+        }
+        base.password = self.password;
+        base.clear_password = self.clear_password;
+        if let Some(v) = self.register {
+            base.register = v;
+        }
+        if let Some(v) = self.channel_limit {
+            base.channel_limit = v
+                .filter(|n| *n > 0)
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+        }
+        if let Some(v) = self.allowed_sources {
+            base.allowed_sources = v;
+        }
+        if let Some(v) = self.number_ranges {
+            base.ranges = v;
+        }
+        if let Some(v) = self.enabled {
+            base.enabled = v;
+        }
+        base
+    }
+}
+
+async fn create_trunk(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    b: Result<Json<TrunkBody>, JsonRejection>,
+) -> HttpResult<Response> {
+    let b = body(b)?;
+    let base = TrunkEdit {
+        port: "5060".into(),
+        transport: "udp".into(),
+        enabled: true,
+        ..TrunkEdit::default()
+    };
+    let created = crate::http::trunks::create_trunk(&state, &p, &b.over(base)).await?;
+    let t = state
+        .store
+        .trunk(&created.name)
+        .await?
+        .ok_or(HttpError::Internal)?;
+    Ok((StatusCode::CREATED, Json(trunk_json(&t, true, None))).into_response())
+}
+
+async fn update_trunk(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    b: Result<Json<TrunkBody>, JsonRejection>,
+) -> HttpResult<Json<Value>> {
+    let b = body(b)?;
+    let existing = state.store.trunk(&name).await?.ok_or(HttpError::NotFound)?;
+    let updated =
+        crate::http::trunks::update_trunk(&state, &p, &name, &b.over(TrunkEdit::of(&existing)))
+            .await?;
+    let t = state
+        .store
+        .trunk(&updated.name)
+        .await?
+        .ok_or(HttpError::Internal)?;
+    Ok(Json(trunk_json(&t, true, None)))
+}
+
+async fn delete_trunk(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> HttpResult<StatusCode> {
+    crate::http::trunks::delete_trunk(&state, &p, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> HttpResult<Json<Vec<Value>>> {
+    let entries = state.store.audit_log(q.limit.unwrap_or(200)).await?;
+    Ok(Json(
+        entries
+            .iter()
+            .map(|e| {
+                json!({ "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+                        "detail": e.detail, "source": e.source })
             })
             .collect(),
     ))
@@ -427,8 +735,24 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/openapi.json", "This document"),
     ("GET", "/api/v1/sites", "List sites"),
     ("POST", "/api/v1/sites", "Create a site"),
+    (
+        "PATCH",
+        "/api/v1/sites/{code}",
+        "Change a site: name, address, department, number_ranges (replaced)",
+    ),
     ("DELETE", "/api/v1/sites/{code}", "Delete a site"),
     ("GET", "/api/v1/departments", "List departments"),
+    ("POST", "/api/v1/departments", "Create a department"),
+    (
+        "PATCH",
+        "/api/v1/departments/{id}",
+        "Rename a department or set its cost centre",
+    ),
+    (
+        "DELETE",
+        "/api/v1/departments/{id}",
+        "Delete a department (refused while a site or extension uses it)",
+    ),
     (
         "GET",
         "/api/v1/extensions",
@@ -448,7 +772,7 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     (
         "PATCH",
         "/api/v1/extensions/{number}",
-        "Change class of service, premium, enabled",
+        "Change name, site, department, class of service, premium, enabled",
     ),
     (
         "DELETE",
@@ -464,6 +788,27 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
         "GET",
         "/api/v1/trunks",
         "List trunks and registration state (no secrets)",
+    ),
+    (
+        "POST",
+        "/api/v1/trunks",
+        "Create a trunk (the password is write-only)",
+    ),
+    (
+        "GET",
+        "/api/v1/trunks/{name}",
+        "One trunk and its registration state (no secrets)",
+    ),
+    (
+        "PATCH",
+        "/api/v1/trunks/{name}",
+        "Change a trunk; a password given replaces the stored one, clear_password removes it",
+    ),
+    ("DELETE", "/api/v1/trunks/{name}", "Delete a trunk"),
+    (
+        "GET",
+        "/api/v1/audit",
+        "The newest audit log entries (limit, default 200)",
     ),
     ("GET", "/api/v1/registrations", "Live registrations"),
     ("GET", "/api/v1/calls/live", "Calls in progress"),
@@ -537,7 +882,10 @@ pub fn openapi_document() -> Value {
                     "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
                         "code": { "type": "string", "enum": ["unauthorized", "forbidden", "csrf_failed", "not_found", "invalid_input", "conflict", "internal", "import_failed"] },
-                        "message": { "type": "string" }
+                        "message": { "type": "string" },
+                        "fields": { "type": "array", "items": { "type": "object", "required": ["field", "message"], "properties": {
+                            "field": { "type": "string" }, "message": { "type": "string" }
+                        } } }
                     } } }
                 }
             }

@@ -22,6 +22,9 @@ pub enum HttpError {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Fields of a form or body that are wrong, each with its message.
+    #[error("invalid fields")]
+    Fields(Vec<crate::form::FieldError>),
     /// Internal details stay in the log (already written when this was made).
     #[error("internal error")]
     Internal,
@@ -42,6 +45,8 @@ struct Body<'a> {
 struct Inner<'a> {
     code: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Vec<crate::form::FieldErrorJson>>,
 }
 
 impl HttpError {
@@ -50,7 +55,7 @@ impl HttpError {
             HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden | HttpError::CsrfFailed => StatusCode::FORBIDDEN,
             HttpError::NotFound => StatusCode::NOT_FOUND,
-            HttpError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HttpError::Invalid(_) | HttpError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,7 +68,7 @@ impl HttpError {
             HttpError::Forbidden => "forbidden",
             HttpError::CsrfFailed => "csrf_failed",
             HttpError::NotFound => "not_found",
-            HttpError::Invalid(_) => "invalid_input",
+            HttpError::Invalid(_) | HttpError::Fields(_) => "invalid_input",
             HttpError::Conflict(_) => "conflict",
             HttpError::Internal => "internal",
         }
@@ -75,7 +80,7 @@ impl HttpError {
             HttpError::Forbidden => Msg::Forbidden,
             HttpError::CsrfFailed => Msg::CsrfFailed,
             HttpError::NotFound => Msg::NotFound,
-            HttpError::Invalid(_) | HttpError::Conflict(_) => Msg::BadInput,
+            HttpError::Invalid(_) | HttpError::Conflict(_) | HttpError::Fields(_) => Msg::BadInput,
             HttpError::Internal => Msg::ServerError,
         }
     }
@@ -84,6 +89,13 @@ impl HttpError {
         match self {
             HttpError::Invalid(m) | HttpError::Conflict(m) => {
                 format!("{}: {m}", self.msg().get(lang))
+            }
+            HttpError::Fields(errors) => {
+                let all: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.text(lang)))
+                    .collect();
+                format!("{}: {}", self.msg().get(lang), all.join("; "))
             }
             _ => self.msg().get(lang).to_string(),
         }
@@ -96,6 +108,10 @@ impl HttpError {
                 error: Inner {
                     code: self.code(),
                     message: self.message(Lang::En),
+                    fields: match self {
+                        HttpError::Fields(errors) => Some(crate::form::to_json(errors, Lang::En)),
+                        _ => None,
+                    },
                 },
             };
             return (self.status(), Json(body)).into_response();
@@ -106,6 +122,7 @@ impl HttpError {
             maud::html! {
                 h1 { (self.msg().get(lang)) }
                 @if let HttpError::Invalid(m) | HttpError::Conflict(m) = self { p { (m) } }
+                @if let HttpError::Fields(errors) = self { (crate::form::summary(lang, errors)) }
                 p { a href="/" { (Msg::Overview.get(lang)) } " · " a href="/login" { (Msg::SignIn.get(lang)) } }
             },
         );

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -15,8 +15,9 @@ use store::{ClassOfService, Credentials, NewExtension};
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::http::audit;
+use crate::form::{self, FieldError};
 use crate::http::error::{HttpError, HttpResult};
+use crate::http::{audit, download};
 use crate::i18n::{Lang, Msg};
 use crate::layout::{csrf, page};
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/extensions", get(list).post(create))
         .route("/extensions.csv", get(export))
+        .route("/extensions.xlsx", get(export_xlsx))
         .route("/extensions/import", post(import))
         .route("/extensions/{number}", get(edit_form).post(edit))
         .route("/extensions/{number}/password", post(new_password))
@@ -96,7 +98,7 @@ async fn list_page(
                 input id="q" name="q" type="search" value=(q);
                 " " button type="submit" { (Msg::Search.get(lang)) }
             }
-            p { a href="/extensions.csv" download { (Msg::ExportCsv.get(lang)) } }
+            (download::links(lang, "/extensions", ""))
             table data-live="registrations" {
                 thead { tr {
                     th scope="col" { (Msg::Number.get(lang)) } th scope="col" { (Msg::Name.get(lang)) }
@@ -219,31 +221,68 @@ async fn edit_form(
     Extension(p): Extension<Principal>,
     Path(number): Path<String>,
 ) -> HttpResult<Html<String>> {
-    let lang = p.lang;
     let e = find(&state, &number).await?;
-    let up = registered(&state).contains(&e.number);
+    let edit = ExtensionEdit {
+        display_name: e.display_name.clone(),
+        site: e.site.clone(),
+        department: e.department.clone(),
+        class_of_service: e.class_of_service.as_str().to_string(),
+        premium_allowed: e.premium_allowed,
+        enabled: e.enabled,
+    };
+    edit_page(&state, &p, &e, &edit, &[]).await
+}
+
+async fn edit_page(
+    state: &AppState,
+    p: &Principal,
+    e: &store::Extension,
+    edit: &ExtensionEdit,
+    errors: &[FieldError],
+) -> HttpResult<Html<String>> {
+    let lang = p.lang;
+    let up = registered(state).contains(&e.number);
+    let sites = state.store.sites().await?;
+    let depts = state.store.departments().await?;
     let title = format!("{} {}", Msg::Extensions.get(lang), e.number);
+    let dept = edit.department.as_deref().unwrap_or("");
     Ok(page(
-        &p,
+        p,
         "/extensions",
         &title,
         html! {
+            (form::summary(lang, errors))
             p { (e.display_name) " · " (e.site) " · " (reg_cell(lang, &e.number, up)) }
-            form method="post" action={ "/extensions/" (e.number) } {
-                (csrf(&p))
-                label for="class_of_service" { (Msg::ClassOfService.get(lang)) }
-                select id="class_of_service" name="class_of_service" {
-                    @for c in CLASSES { option value=(c.as_str()) selected[c == e.class_of_service] { (c.as_str()) } }
+            form method="post" action={ "/extensions/" (e.number) } novalidate {
+                (csrf(p))
+                label for="display_name" { (Msg::Name.get(lang)) }
+                input id="display_name" name="display_name" required value=(edit.display_name)
+                    aria-invalid=[form::invalid(errors, "display_name")] aria-describedby=[form::described_by(errors, "display_name")];
+                (form::message(lang, errors, "display_name"))
+                label for="site" { (Msg::Site.get(lang)) }
+                select id="site" name="site" aria-invalid=[form::invalid(errors, "site")] aria-describedby=[form::described_by(errors, "site")] {
+                    @for s in &sites { option value=(s.code) selected[s.code == edit.site] { (s.name) " (" (s.code) ")" } }
                 }
-                label { input type="checkbox" name="premium_allowed" value="true" checked[e.premium_allowed]; " " (Msg::PremiumAllowed.get(lang)) }
-                label { input type="checkbox" name="enabled" value="true" checked[e.enabled]; " " (Msg::Enabled.get(lang)) }
+                (form::message(lang, errors, "site"))
+                label for="department" { (Msg::Department.get(lang)) }
+                select id="department" name="department" {
+                    option value="" selected[dept.is_empty()] { (Msg::SiteDefault.get(lang)) }
+                    @for d in &depts { option value=(d.name) selected[d.name == dept] { (d.name) } }
+                }
+                label for="class_of_service" { (Msg::ClassOfService.get(lang)) }
+                select id="class_of_service" name="class_of_service" aria-invalid=[form::invalid(errors, "class_of_service")] aria-describedby=[form::described_by(errors, "class_of_service")] {
+                    @for c in CLASSES { option value=(c.as_str()) selected[c.as_str() == edit.class_of_service] { (c.as_str()) } }
+                }
+                (form::message(lang, errors, "class_of_service"))
+                label { input type="checkbox" name="premium_allowed" value="true" checked[edit.premium_allowed]; " " (Msg::PremiumAllowed.get(lang)) }
+                label { input type="checkbox" name="enabled" value="true" checked[edit.enabled]; " " (Msg::Enabled.get(lang)) }
                 p { button type="submit" { (Msg::Save.get(lang)) } }
             }
             form method="post" action={ "/extensions/" (e.number) "/password" } {
-                (csrf(&p)) p { button type="submit" { (Msg::NewPassword.get(lang)) } }
+                (csrf(p)) p { button type="submit" { (Msg::NewPassword.get(lang)) } }
             }
             form method="post" action={ "/extensions/" (e.number) "/delete" } {
-                (csrf(&p)) p { button class="danger" type="submit" { (Msg::Delete.get(lang)) } }
+                (csrf(p)) p { button class="danger" type="submit" { (Msg::Delete.get(lang)) } }
             }
         },
     ))
@@ -251,11 +290,110 @@ async fn edit_form(
 
 #[derive(Deserialize)]
 struct EditForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
     class_of_service: String,
     #[serde(default)]
     premium_allowed: Option<String>,
     #[serde(default)]
     enabled: Option<String>,
+}
+
+/// Everything an edit may change on an extension, as given (not yet checked). The page
+/// fills it from the form, the PATCH API from the body over the stored values.
+#[derive(Clone, Debug)]
+pub(crate) struct ExtensionEdit {
+    pub display_name: String,
+    pub site: String,
+    /// `None` takes the site's department.
+    pub department: Option<String>,
+    pub class_of_service: String,
+    pub premium_allowed: bool,
+    pub enabled: bool,
+}
+
+/// Checks and stores an edit of extension `number`, audits what changed. Wrong fields
+/// come back as [`HttpError::Fields`]. The page and the API share it.
+pub(crate) async fn save_edit(
+    state: &AppState,
+    p: &Principal,
+    number: &str,
+    edit: &ExtensionEdit,
+) -> HttpResult<()> {
+    let before = find(state, number).await?;
+    let mut errors = Vec::new();
+    let display_name = form::required("display_name", &edit.display_name, &mut errors);
+    let site = edit.site.trim().to_string();
+    if state.store.site_by_code(&site).await?.is_none() {
+        errors.push(FieldError::with("site", Msg::UnknownSite, site.as_str()));
+    }
+    let class = match edit.class_of_service.parse::<ClassOfService>() {
+        Ok(c) => Some(c),
+        Err(_) => {
+            errors.push(FieldError::with(
+                "class_of_service",
+                Msg::InvalidClass,
+                edit.class_of_service.as_str(),
+            ));
+            None
+        }
+    };
+    let Some(class) = class.filter(|_| errors.is_empty()) else {
+        return Err(HttpError::Fields(errors));
+    };
+    let update = store::ExtensionUpdate {
+        display_name,
+        site,
+        department: form::optional(edit.department.as_deref()),
+        class_of_service: class,
+        premium_allowed: edit.premium_allowed,
+        enabled: edit.enabled,
+    };
+    state.store.update_extension(number, &update).await?;
+    let after = find(state, number).await?;
+    let mut changes = Vec::new();
+    let mut note = |what: &str, old: String, new: String| {
+        if old != new {
+            changes.push(format!("{what} {old:?} -> {new:?}"));
+        }
+    };
+    note("name", before.display_name, after.display_name);
+    note("site", before.site, after.site);
+    note(
+        "department",
+        before.department.unwrap_or_default(),
+        after.department.unwrap_or_default(),
+    );
+    note(
+        "class",
+        before.class_of_service.as_str().into(),
+        after.class_of_service.as_str().into(),
+    );
+    note(
+        "premium",
+        before.premium_allowed.to_string(),
+        after.premium_allowed.to_string(),
+    );
+    note(
+        "enabled",
+        before.enabled.to_string(),
+        after.enabled.to_string(),
+    );
+    if !changes.is_empty() {
+        audit(
+            state,
+            p,
+            "extension.update",
+            format!("extension {number}: {}", changes.join(", ")),
+        )
+        .await;
+    }
+    Ok(())
 }
 
 async fn edit(
@@ -264,38 +402,23 @@ async fn edit(
     Path(number): Path<String>,
     Form(f): Form<EditForm>,
 ) -> HttpResult<Response> {
-    let e = find(&state, &number).await?;
-    let class: ClassOfService = f.class_of_service.parse()?;
-    let premium = f.premium_allowed.is_some();
-    let enabled = f.enabled.is_some();
-    if class != e.class_of_service || premium != e.premium_allowed {
-        state
-            .store
-            .set_extension_class(&number, class, premium)
-            .await?;
-        audit(
-            &state,
-            &p,
-            "extension.class",
-            format!("extension {number}: {} premium={premium}", class.as_str()),
-        )
-        .await;
+    let edit = ExtensionEdit {
+        display_name: f.display_name,
+        site: f.site,
+        department: Some(f.department),
+        class_of_service: f.class_of_service,
+        premium_allowed: f.premium_allowed.is_some(),
+        enabled: f.enabled.is_some(),
+    };
+    match save_edit(&state, &p, &number, &edit).await {
+        Ok(()) => Ok(Redirect::to("/extensions").into_response()),
+        Err(HttpError::Fields(errors)) => {
+            let e = find(&state, &number).await?;
+            let page = edit_page(&state, &p, &e, &edit, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
     }
-    if enabled != e.enabled {
-        state.store.set_extension_enabled(&number, enabled).await?;
-        audit(
-            &state,
-            &p,
-            if enabled {
-                "extension.enable"
-            } else {
-                "extension.disable"
-            },
-            format!("extension {number}"),
-        )
-        .await;
-    }
-    Ok(Redirect::to(&format!("/extensions/{number}")).into_response())
 }
 
 /// Gives extension `number` a new generated SIP password (stored as HA1 only), audits
@@ -356,63 +479,37 @@ async fn delete(
     Ok(Redirect::to("/extensions").into_response())
 }
 
-const CSV_HEADER: [&str; 7] = [
-    "number",
-    "display_name",
-    "site",
-    "department",
-    "class_of_service",
-    "premium_allowed",
-    "enabled",
-];
+const CSV_HEADER: [&str; 7] = download::EXTENSION_COLUMNS;
 
 async fn export(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> HttpResult<Response> {
+    export_as(&state, &p, download::Format::Csv).await
+}
+
+async fn export_xlsx(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> HttpResult<Response> {
+    export_as(&state, &p, download::Format::Xlsx).await
+}
+
+async fn export_as(
+    state: &AppState,
+    p: &Principal,
+    format: download::Format,
+) -> HttpResult<Response> {
     let exts = state.store.extensions().await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let write = |w: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
-        w.write_record(CSV_HEADER)?;
-        for e in &exts {
-            w.write_record([
-                e.number.as_str(),
-                e.display_name.as_str(),
-                e.site.as_str(),
-                e.department.as_deref().unwrap_or(""),
-                e.class_of_service.as_str(),
-                if e.premium_allowed { "true" } else { "false" },
-                if e.enabled { "true" } else { "false" },
-            ])?;
-        }
-        Ok(())
-    };
-    write(&mut w).map_err(|e| {
-        tracing::error!(error = %e, "CSV export failed");
-        HttpError::Internal
-    })?;
-    let bytes = w.into_inner().map_err(|e| {
-        tracing::error!(error = %e, "CSV export failed");
-        HttpError::Internal
-    })?;
+    let response = download::send(&[download::extensions(&exts)], format, "extensions")?;
     audit(
-        &state,
-        &p,
+        state,
+        p,
         "extension.export",
-        format!("{} extensions exported as CSV", exts.len()),
+        format!("{} extensions exported as {format:?}", exts.len()),
     )
     .await;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"extensions.csv\"",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(response)
 }
 
 /// One CSV line's problem, by its line number in the file (header is line 1).

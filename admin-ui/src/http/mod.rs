@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod calls;
 pub mod costs;
+pub mod download;
 pub mod error;
 pub mod extensions;
 pub mod login;

@@ -116,7 +116,7 @@ fn nok(d: Decimal) -> String {
 }
 
 /// Per month: old (legacy total) and new (operating total) bars side by side.
-fn month_bars(title: &str, rows: &[(String, Decimal, Decimal)]) -> Markup {
+fn month_bars(title: &str, legend: (&str, &str), rows: &[(String, Decimal, Decimal)]) -> Markup {
     let max = rows
         .iter()
         .flat_map(|(_, a, b)| [*a, *b])
@@ -140,9 +140,9 @@ fn month_bars(title: &str, rows: &[(String, Decimal, Decimal)]) -> Markup {
                 text x=(format!("{x:.1}")) y="238" font-size="11" fill="#1b1b1b" { (label) }
             }
             rect x="30" y="248" width="10" height="10" fill="#a3161b" {}
-            text x="44" y="257" font-size="11" fill="#1b1b1b" { "old / gammel" }
+            text x="44" y="257" font-size="11" fill="#1b1b1b" { (legend.0) }
             rect x="140" y="248" width="10" height="10" fill="#17612b" {}
-            text x="154" y="257" font-size="11" fill="#1b1b1b" { "new / ny" }
+            text x="154" y="257" font-size="11" fill="#1b1b1b" { (legend.1) }
         }
     }
 }
@@ -247,7 +247,7 @@ async fn savings(
                 label for="to" { (Msg::To.get(lang)) } input id="to" name="to" type="date" value=(period.to.to_string());
                 p { button type="submit" { (Msg::Filter.get(lang)) } }
             }
-            p id="verdict" class="notice" { strong { (r.verdict.sentence) } }
+            p id="verdict" class="notice" { strong { (crate::i18n::savings_verdict(lang, &r)) } }
             p { a href={ "/savings.csv?" (qs) } { (Msg::ExportCsv.get(lang)) } " · " a href={ "/savings.xlsx?" (qs) } { (Msg::DownloadXlsx.get(lang)) } }
             h2 { (Msg::PerYear.get(lang)) }
             table {
@@ -258,7 +258,7 @@ async fn savings(
                 }
             }
             h2 { (Msg::PerMonth.get(lang)) }
-            (month_bars(Msg::PerMonth.get(lang), &rows))
+            (month_bars(Msg::PerMonth.get(lang), (Msg::OldWorld.get(lang), Msg::NewWorld.get(lang)), &rows))
             table {
                 thead { tr { th scope="col" { (Msg::Month.get(lang)) } th scope="col" { (Msg::OldWorld.get(lang)) } th scope="col" { (Msg::NewWorld.get(lang)) } th scope="col" { (Msg::Cumulative.get(lang)) } th scope="col" { (Msg::Target.get(lang)) } } }
                 tbody { @for ((m, old, new), (_, c, t)) in rows.iter().zip(&cumulative) { tr { td { (m) } td { (nok(*old)) } td { (nok(*new)) } td { (nok(*c)) } td { (nok(*t)) } } } }

@@ -2,7 +2,7 @@
 //! import of a new tariff file (TOML, as `sentral tariff import` takes) with its problems
 //! listed by line, nothing stored unless the whole file is valid.
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,14 +14,124 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::form::FieldError;
 use crate::http::audit;
 use crate::http::costs::active_dataset;
+use crate::http::download::{self, Format};
 use crate::http::error::{HttpError, HttpResult};
 use crate::i18n::Msg;
 use crate::layout::{csrf, page};
+use billing::report::{Cell, Table};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tariffs", get(list).post(import))
+    Router::new()
+        .route("/tariffs", get(list).post(import))
+        .route("/tariffs.csv", get(tariffs_csv))
+        .route("/tariffs.xlsx", get(tariffs_xlsx))
+}
+
+/// The tariffs in force, as on the page.
+async fn in_force(state: &AppState) -> HttpResult<Vec<billing::Tariff>> {
+    // No dataset yet is not an error here: the page still lists files and takes imports.
+    match active_dataset(state).await {
+        Ok(ds) => Ok(ds.tariffs.tariffs.clone()),
+        Err(HttpError::Invalid(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn tariffs_table(tariffs: &[billing::Tariff]) -> Table {
+    let mut t = Table::new(
+        "tariffs in force",
+        &[
+            "id",
+            "label",
+            "world",
+            "valid_from",
+            "valid_to",
+            "first_increment_s",
+            "next_increment_s",
+            "minimum_charge_s",
+            "minimum_charge",
+        ],
+    );
+    for x in tariffs {
+        t.push(vec![
+            x.id.as_str().into(),
+            x.label.as_str().into(),
+            x.world.as_str().into(),
+            x.valid_from.to_string().into(),
+            x.valid_to.to_string().into(),
+            Cell::Int(i64::from(x.first_increment_s)),
+            Cell::Int(i64::from(x.next_increment_s)),
+            Cell::Int(i64::from(x.minimum_charge_s)),
+            Cell::Money(x.minimum_charge),
+        ]);
+    }
+    t
+}
+
+fn files_table(files: &[store::TariffFile]) -> Table {
+    let mut t = Table::new(
+        "imported files",
+        &[
+            "name",
+            "kind",
+            "version",
+            "valid_from",
+            "valid_to",
+            "imported_at",
+            "active",
+        ],
+    );
+    for f in files {
+        t.push(vec![
+            f.name.as_str().into(),
+            f.kind.as_str().into(),
+            f.version.as_str().into(),
+            f.valid_from.map(|d| d.to_string()).into(),
+            f.valid_to.map(|d| d.to_string()).into(),
+            f.imported_at.to_rfc3339().into(),
+            f.active.into(),
+        ]);
+    }
+    t
+}
+
+#[derive(Deserialize, Default)]
+struct DownloadQuery {
+    /// `files` for the imported files; the tariffs in force otherwise (CSV holds one table).
+    #[serde(default)]
+    table: String,
+}
+
+async fn tariffs_download(
+    state: &AppState,
+    format: Format,
+    which: &DownloadQuery,
+) -> HttpResult<Response> {
+    let tariffs = tariffs_table(&in_force(state).await?);
+    let files = files_table(&state.store.tariff_files().await?);
+    let tables = if which.table == "files" {
+        [files, tariffs]
+    } else {
+        [tariffs, files]
+    };
+    download::send(&tables, format, "tariffs")
+}
+
+async fn tariffs_csv(
+    State(state): State<AppState>,
+    Query(q): Query<DownloadQuery>,
+) -> HttpResult<Response> {
+    tariffs_download(&state, Format::Csv, &q).await
+}
+
+async fn tariffs_xlsx(
+    State(state): State<AppState>,
+    Query(q): Query<DownloadQuery>,
+) -> HttpResult<Response> {
+    tariffs_download(&state, Format::Xlsx, &q).await
 }
 
 async fn list_page(
@@ -32,12 +142,7 @@ async fn list_page(
 ) -> HttpResult<Html<String>> {
     let lang = p.lang;
     let files = state.store.tariff_files().await?;
-    // No dataset yet is not an error here: the page still lists files and takes imports.
-    let in_force = match active_dataset(state).await {
-        Ok(ds) => ds.tariffs.tariffs.clone(),
-        Err(HttpError::Invalid(_)) => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let in_force = in_force(state).await?;
     Ok(page(
         p,
         "/tariffs",
@@ -45,13 +150,15 @@ async fn list_page(
         html! {
             @if let Some(n) = notice { (n) }
             h2 { (Msg::InForce.get(lang)) }
+            (download::links(lang, "/tariffs", ""))
             table {
-                thead { tr { th scope="col" { "Id" } th scope="col" { (Msg::Name.get(lang)) } th scope="col" { (Msg::From.get(lang)) } th scope="col" { (Msg::To.get(lang)) } } }
+                thead { tr { th scope="col" { (Msg::Id.get(lang)) } th scope="col" { (Msg::Name.get(lang)) } th scope="col" { (Msg::From.get(lang)) } th scope="col" { (Msg::To.get(lang)) } } }
                 tbody { @for t in &in_force { tr { td { (t.id) } td { (t.label) } td { (t.valid_from) } td { (t.valid_to) } } } }
             }
             h2 { (Msg::ImportedFiles.get(lang)) }
+            (download::links(lang, "/tariffs", "?table=files"))
             table {
-                thead { tr { th scope="col" { (Msg::Name.get(lang)) } th scope="col" { "Version" } th scope="col" { (Msg::From.get(lang)) } th scope="col" { (Msg::To.get(lang)) } th scope="col" { (Msg::Time.get(lang)) } th scope="col" { (Msg::State.get(lang)) } } }
+                thead { tr { th scope="col" { (Msg::Name.get(lang)) } th scope="col" { (Msg::Version.get(lang)) } th scope="col" { (Msg::From.get(lang)) } th scope="col" { (Msg::To.get(lang)) } th scope="col" { (Msg::Time.get(lang)) } th scope="col" { (Msg::State.get(lang)) } } }
                 tbody { @for f in &files { tr {
                     td { (f.name) " (" (f.kind.as_str()) ")" } td { (f.version) }
                     td { (f.valid_from.map(|d| d.to_string()).unwrap_or_default()) } td { (f.valid_to.map(|d| d.to_string()).unwrap_or_default()) }
@@ -97,7 +204,7 @@ async fn import(
                 div class="error" role="alert" id="tariff-errors" {
                     p { (Msg::ImportFailed.get(lang)) }
                     table {
-                        thead { tr { th scope="col" { (Msg::Line.get(lang)) } th scope="col" { "Key" } th scope="col" { (Msg::Error.get(lang)) } } }
+                        thead { tr { th scope="col" { (Msg::Line.get(lang)) } th scope="col" { (Msg::Key.get(lang)) } th scope="col" { (Msg::Error.get(lang)) } } }
                         tbody { @for pr in &problems { tr { td { (pr.line.map(|l| l.to_string()).unwrap_or_default()) } td { (pr.path) } td { (pr.message) } } } }
                     }
                 }
@@ -116,7 +223,10 @@ async fn import(
     let version = format!("{} sha256:{digest}", ids.join("+"));
     let name = f.name.trim();
     if name.is_empty() {
-        return Err(HttpError::Invalid("name is empty".into()));
+        return Err(HttpError::Fields(vec![FieldError::new(
+            "name",
+            Msg::Required,
+        )]));
     }
     state
         .store

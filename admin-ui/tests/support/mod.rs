@@ -99,6 +99,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as sent (downloads: XLSX is binary).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -162,21 +164,21 @@ impl TestApp {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
-        let body = if is_stream {
-            String::new()
+        let bytes = if is_stream {
+            Vec::new()
         } else {
-            let bytes = response
+            response
                 .into_body()
                 .collect()
                 .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            String::from_utf8_lossy(&bytes).into_owned()
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default()
         };
         Reply {
             status,
             headers,
-            body,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         }
     }
 
