@@ -32,9 +32,35 @@ fn pages_for(role: admin_ui::Role) -> Vec<String> {
                 && !p.ends_with(".csv")
                 && !p.ends_with(".xlsx")
         })
-        .map(|p| p.replace("{number}", "1001").replace("{code}", "radhus"))
+        .map(|p| {
+            p.replace("{number}", "1001")
+                .replace("{code}", "radhus")
+                .replace("{name}", BROWSER_TRUNK)
+                .replace("{id}", "1")
+        })
         .filter(|p| !p.contains('{'))
         .collect()
+}
+
+/// The trunk the page walks edit (`/trunks/{name}`); [`seed_trunk`] adds it.
+const BROWSER_TRUNK: &str = "provider";
+
+async fn seed_trunk(store: &store::Store) {
+    store
+        .add_trunk(&store::NewTrunk {
+            name: BROWSER_TRUNK.into(),
+            host: "127.0.0.1".into(),
+            port: 5060,
+            transport: store::TrunkTransport::Udp,
+            username: Some("kommune".into()),
+            secret: Some(store::Secret::new("never-shown-9931")),
+            register: false,
+            channel_limit: Some(10),
+            allowed_sources: vec!["127.0.0.1".into()],
+            enabled: true,
+        })
+        .await
+        .expect("add trunk");
 }
 
 /// Screenshot name for a path: `/` is `overview`, `/extensions/1001` is
@@ -51,6 +77,7 @@ fn page_name(path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sign_in_with_totp_then_every_admin_page_is_accessible() {
     let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
+    seed_trunk(&store).await;
     let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
     // The first password is saved for the owner only.
     let file = ui.data_dir.path().join(admin_ui::ADMIN_PASSWORD_FILE);
@@ -224,6 +251,78 @@ async fn extension_made_in_the_ui_shows_registered_live_when_a_phone_registers()
         ui.stop().await;
         pbx.finish().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_an_extension_site_in_the_page_and_see_it_in_the_list() {
+    let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
+    seed_trunk(&store).await;
+    let ui = AdminServer::start(store.clone(), Arc::new(FakeLive::default())).await;
+    let browser = Browser::start("edit_extension", "nb").await;
+    let password = ui.admin_password.clone();
+    browser
+        .first_sign_in(&ui, "admin", &password, "admin")
+        .await;
+    browser
+        .visit(&ui.at("/extensions/1001"), "extension-1001-edit")
+        .await;
+    let site = browser.find("#site").await;
+    support::browser::step("select site fjuk", site.select_by_value("fjuk")).await;
+    browser.fill("#display_name", "Bibliotek skranke").await;
+    browser
+        .click("form[action='/extensions/1001'] button[type=submit]")
+        .await;
+    let (ok, text) = browser
+        .wait_for_text(Duration::from_secs(5), |t| t.contains("Bibliotek skranke"))
+        .await;
+    assert!(ok, "back on the list with the new name: {text}");
+    assert_eq!(browser.current_path().await, "/extensions");
+    let row = browser
+        .js(
+            "return [...document.querySelectorAll('tbody tr')].map(r => r.innerText).find(t => t.startsWith('1001')) || '';",
+            vec![],
+        )
+        .await;
+    let row = row.as_str().unwrap_or_default().to_string();
+    assert!(row.contains("fjuk"), "the list shows the new site: {row:?}");
+    browser.look("extensions-after-edit").await;
+    let stored = store.extension("1001").await.expect("read").expect("kept");
+    assert_eq!(stored.site, "fjuk");
+
+    // A wrong field is named next to the field and in the summary; the page with errors
+    // passes axe too.
+    browser
+        .goto(&ui.at(&format!("/trunks/{BROWSER_TRUNK}")))
+        .await;
+    let page_text = browser.body_text().await;
+    assert!(
+        !page_text.contains("never-shown-9931"),
+        "the trunk password is never shown"
+    );
+    browser.fill("#port", "seksti").await;
+    browser.fill("#allowed_sources", "10.0.0.0/40").await;
+    browser
+        .click(&format!(
+            "form[action='/trunks/{BROWSER_TRUNK}'] button[type=submit]"
+        ))
+        .await;
+    let summary = browser.find("#form-errors").await;
+    let summary = support::browser::step("form errors", summary.text()).await;
+    assert!(summary.contains("Port må være et tall"), "{summary}");
+    assert!(summary.contains("10.0.0.0/40"), "{summary}");
+    browser.look("trunk-edit-errors").await;
+    // Department in use: deleting it is refused with the reason.
+    browser.goto(&ui.at("/departments/1")).await;
+    browser
+        .click("form[action='/departments/1/delete'] button[type=submit]")
+        .await;
+    let refusal = browser.find("#delete-refused").await;
+    let refusal = support::browser::step("refusal", refusal.text()).await;
+    assert!(refusal.contains("i bruk"), "{refusal}");
+    browser.look("department-delete-refused").await;
+    browser.close().await;
+    ui.stop().await;
+    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
