@@ -190,7 +190,71 @@ pub struct SavingsReport {
     pub fixed_costs: Vec<FixedCostLine>,
     pub sensitivity: Vec<Sensitivity>,
     pub assumptions: Vec<AssumedInput>,
+    /// [`SavingsReport::note_items`] in English (the CLI and the exports print these).
     pub notes: Vec<String>,
+    /// How the figures were made, as data, so a UI can word them in its own language.
+    #[serde(default)]
+    pub note_items: Vec<SavingsNote>,
+}
+
+/// One note on how a savings report was computed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SavingsNote {
+    /// Every call is priced under both tariffs whatever their validity dates.
+    Counterfactual,
+    Annualised {
+        calendar_days: i64,
+        reference_working_days: u32,
+        working_days: u32,
+        reference_year: i32,
+    },
+    /// Inbound and unanswered calls cost nothing.
+    InboundFree,
+    /// A period shorter than a year is scaled as if the year looked like it.
+    Seasonality,
+    /// Share (0..1) of the calls that are synthetic.
+    Synthetic { share: f64 },
+    /// Calls that could not be rated, per world.
+    Unrated { legacy: u64, new: u64 },
+    /// The file's mobile price differs from the blend of operator prices by traffic share.
+    MobileBlend {
+        tariff: String,
+        file_price: Decimal,
+        blend: Decimal,
+    },
+}
+
+impl SavingsNote {
+    pub fn english(&self) -> String {
+        match self {
+            SavingsNote::Counterfactual => "Counterfactual: every call is priced under both the legacy and the new tariff, whatever their validity dates.".to_owned(),
+            SavingsNote::Annualised {
+                calendar_days,
+                reference_working_days,
+                working_days,
+                reference_year,
+            } => format!(
+                "Annualised by calendar days: traffic × 365 / {calendar_days} days; by working days: × {reference_working_days} / {working_days} (working days of {reference_year} / of the period). Fixed costs are yearly amounts."
+            ),
+            SavingsNote::InboundFree => "Inbound calls cost nothing in either world (the caller pays); unanswered calls cost nothing.".to_owned(),
+            SavingsNote::Seasonality => "Seasonality: a period shorter than a year is scaled as if every part of the year looked like it (summer holidays and Christmas are quieter).".to_owned(),
+            SavingsNote::Synthetic { share } => format!(
+                "{:.1} % of the calls are synthetic (generated from the traffic profile), not real traffic.",
+                share * 100.0
+            ),
+            SavingsNote::Unrated { legacy, new } => format!(
+                "{legacy} calls could not be rated in the legacy world and {new} in the new; they are counted at 0."
+            ),
+            SavingsNote::MobileBlend {
+                tariff,
+                file_price,
+                blend,
+            } => format!(
+                "Tariff {tariff}: mobile price {file_price} used when the operator is unknown; the operator prices weighted by the profile's operator shares give {blend}."
+            ),
+        }
+    }
 }
 
 /// Accumulates calls one at a time (from a store cursor or a generator), then builds the
@@ -571,34 +635,38 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         });
     }
 
-    let mut notes = vec![
-        "Counterfactual: every call is priced under both the legacy and the new tariff, whatever their validity dates.".to_owned(),
-        format!(
-            "Annualised by calendar days: traffic × 365 / {} days; by working days: × {} / {} (working days of {} / of the period). Fixed costs are yearly amounts.",
-            basis.calendar_days, ref_wd, basis.working_days, ref_year
-        ),
-        "Inbound calls cost nothing in either world (the caller pays); unanswered calls cost nothing.".to_owned(),
-        "Seasonality: a period shorter than a year is scaled as if every part of the year looked like it (summer holidays and Christmas are quieter).".to_owned(),
+    let mut note_items = vec![
+        SavingsNote::Counterfactual,
+        SavingsNote::Annualised {
+            calendar_days: basis.calendar_days,
+            reference_working_days: ref_wd,
+            working_days: basis.working_days,
+            reference_year: ref_year,
+        },
+        SavingsNote::InboundFree,
+        SavingsNote::Seasonality,
     ];
     if basis.records > 0 && basis.share_synthetic > 0.0 {
-        notes.push(format!(
-            "{:.1} % of the calls are synthetic (generated from the traffic profile), not real traffic.",
-            basis.share_synthetic * 100.0
-        ));
+        note_items.push(SavingsNote::Synthetic {
+            share: basis.share_synthetic,
+        });
     }
     if basis.unrated_legacy + basis.unrated_new > 0 {
-        notes.push(format!(
-            "{} calls could not be rated in the legacy world and {} in the new; they are counted at 0.",
-            basis.unrated_legacy, basis.unrated_new
-        ));
+        note_items.push(SavingsNote::Unrated {
+            legacy: basis.unrated_legacy,
+            new: basis.unrated_new,
+        });
     }
     for (tariff, file, blend) in ds.mobile_blend_check() {
-        if let Some(f) = file {
-            notes.push(format!(
-                "Tariff {tariff}: mobile price {f} used when the operator is unknown; the operator prices weighted by the profile's operator shares give {blend}."
-            ));
+        if let Some(file_price) = file {
+            note_items.push(SavingsNote::MobileBlend {
+                tariff,
+                file_price,
+                blend,
+            });
         }
     }
+    let notes = note_items.iter().map(SavingsNote::english).collect();
 
     SavingsReport {
         dataset: ds.meta.name.clone(),
@@ -622,6 +690,7 @@ fn build_report(b: SavingsBuilder<'_>) -> SavingsReport {
         sensitivity,
         assumptions,
         notes,
+        note_items,
     }
 }
 
