@@ -292,6 +292,89 @@ pub fn savings_verdict(lang: Lang, r: &billing::SavingsReport) -> String {
     )
 }
 
+/// A sensitivity row's description and unit in `lang`, by its input key (billing words
+/// them in English); an input not listed here keeps billing's words.
+pub fn sensitivity_words(lang: Lang, s: &billing::savings::Sensitivity) -> (String, String) {
+    if lang == Lang::En {
+        return (s.description.clone(), s.unit.clone());
+    }
+    let description = match s.input.as_str() {
+        "fixed_costs.legacy.unit_prices.pbx_service_large_per_year" => {
+            "serviceavtale for den store sentralen"
+        }
+        "fixed_costs.legacy.unit_prices.pbx_service_small_per_year" => {
+            "serviceavtale for hver lille sentral"
+        }
+        "fixed_costs.legacy.unit_prices.isdn_bri_per_month" => "ISDN-2-linje",
+        "fixed_costs.legacy.unit_prices.isdn_pri_per_month" => "ISDN-30-linje",
+        "fixed_costs.legacy.unit_prices.analogue_line_per_month" => {
+            "analog talelinje som erstattes"
+        }
+        "derived.call_volume_factor" => "samtalevolum (1 = som målt)",
+        "derived.legacy_call_price_factor" => {
+            "alle samtalepriser i gammel løsning (1 = som i filen)"
+        }
+        "derived.new_call_price_factor" => "alle samtalepriser i ny løsning (1 = som i filen)",
+        "fixed_costs.new.internal_ops_fte" => "intern driftsbemanning",
+        "fixed_costs.new.sip_trunk_per_channel_per_month" => "SIP-trunkkanal",
+        "fixed_costs.new.platform_support_per_year" => "plattformstøtte",
+        "fixed_costs.new.licences_per_year" => "lisenser",
+        "derived.investment_total" => "samlet investering (servere, telefoner, nettverk, prosjekt)",
+        "fixed_costs.new.investment.lifetime_years" => "år investeringen nedbetales over",
+        "fixed_costs.new.investment.interest_rate" => "rente på investeringen",
+        _ => s.description.as_str(),
+    };
+    let unit = match s.unit.as_str() {
+        "NOK/year" => "kr/år",
+        "NOK/month" => "kr/måned",
+        "NOK" => "kr",
+        "factor" => "faktor",
+        "FTE" => "årsverk",
+        "years" => "år",
+        "per year" => "per år",
+        other => other,
+    };
+    (description.to_owned(), unit.to_owned())
+}
+
+/// The savings report's notes on how it was computed, in `lang`.
+pub fn savings_notes(lang: Lang, r: &billing::SavingsReport) -> Vec<String> {
+    use billing::savings::SavingsNote as N;
+    if lang == Lang::En {
+        return r.notes.clone();
+    }
+    r.note_items
+        .iter()
+        .map(|n| match n {
+            N::Counterfactual => "Kontrafaktisk: hver samtale prises med både gammel og ny tariff, uansett gyldighetsdatoene deres.".to_owned(),
+            N::Annualised {
+                calendar_days,
+                reference_working_days,
+                working_days,
+                reference_year,
+            } => format!(
+                "Omregnet til år etter kalenderdager: trafikk × 365 / {calendar_days} dager; etter arbeidsdager: × {reference_working_days} / {working_days} (arbeidsdager i {reference_year} / i perioden). Faste kostnader er årsbeløp."
+            ),
+            N::InboundFree => "Innkommende samtaler koster ingenting i noen av løsningene (den som ringer betaler); ubesvarte samtaler koster ingenting.".to_owned(),
+            N::Seasonality => "Sesongvariasjon: en periode kortere enn et år skaleres som om hele året så slik ut (sommerferie og jul er roligere).".to_owned(),
+            N::Synthetic { share } => format!(
+                "{} % av samtalene er syntetiske (generert fra trafikkprofilen), ikke reell trafikk.",
+                format!("{:.1}", share * 100.0).replace('.', ",")
+            ),
+            N::Unrated { legacy, new } => format!(
+                "{legacy} samtaler kunne ikke prises i gammel løsning og {new} i ny; de telles som 0."
+            ),
+            N::MobileBlend {
+                tariff,
+                file_price,
+                blend,
+            } => format!(
+                "Tariff {tariff}: mobilprisen {file_price} brukes når operatøren er ukjent; operatørprisene vektet med profilens operatørandeler gir {blend}."
+            ),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -883,7 +883,50 @@ async fn savings_verdict_in_both_languages(store: Store) {
         verdict.contains("kr/år") && verdict.contains("250 000"),
         "{verdict}"
     );
-    assert!(!r.body.contains("Operating saving"));
+    // The notes and the sensitivity table are in bokmål too.
+    assert!(
+        r.body.contains("Kontrafaktisk: hver samtale prises"),
+        "notes in bokmål"
+    );
+    assert!(r.body.contains("serviceavtale for den store sentralen"));
+    // Everything but the assumptions list, which quotes the data file's own comments.
+    let ui_text = format!(
+        "{}{}",
+        r.body
+            .split("<h2>Forutsetninger</h2>")
+            .next()
+            .unwrap_or_default(),
+        r.body.split("id=\"notes\"").nth(1).unwrap_or_default()
+    );
+    assert!(
+        ui_text.contains("Kontrafaktisk"),
+        "the notes are checked too"
+    );
+    for english in [
+        "Operating saving",
+        "Counterfactual",
+        "NOK/year",
+        "Seasonality",
+    ] {
+        assert!(
+            !ui_text.contains(english),
+            "English on the bokmål page: {english} in {}",
+            ui_text
+                .find(english)
+                .and_then(|i| ui_text.get(i.saturating_sub(200)..i + 50))
+                .unwrap_or_default()
+        );
+    }
+    let sensitivity = r
+        .body
+        .split("<h2>Følsomhet</h2>")
+        .nth(1)
+        .and_then(|rest| rest.split("<h2>").next())
+        .unwrap_or_default();
+    assert!(
+        sensitivity.contains("årsverk") && !sensitivity.contains("service contract"),
+        "{sensitivity}"
+    );
     let req = Request::get("/savings?from=2006-01-01&to=2006-03-31")
         .header(header::COOKIE, &fin.cookie)
         .header(header::ACCEPT_LANGUAGE, "en-GB")
@@ -894,6 +937,11 @@ async fn savings_verdict_in_both_languages(store: Store) {
         .find("<p id=\"verdict\" class=\"notice\"><strong>")
         .unwrap_or_default();
     assert!(verdict.starts_with("Operating saving "), "{verdict}");
+    assert!(
+        r.body.contains("Counterfactual: every call"),
+        "billing's notes in English"
+    );
+    assert!(r.body.contains("service contract of the large exchange"));
 }
 
 both_backends!(

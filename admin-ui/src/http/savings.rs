@@ -268,15 +268,15 @@ async fn savings(
             h2 { (Msg::Sensitivity.get(lang)) }
             table {
                 thead { tr { th scope="col" { (Msg::Input.get(lang)) } th scope="col" { (Msg::BaseValue.get(lang)) } th scope="col" { (Msg::Weight.get(lang)) } th scope="col" { (Msg::FlipOperating.get(lang)) } th scope="col" { (Msg::FlipFull.get(lang)) } } }
-                tbody { @for s in &r.sensitivity { tr {
-                    td { (s.description) @if s.is_assumption { " *" } } td { (s.base_value) " " (s.unit) } td { (nok(s.weight_per_year)) }
+                tbody { @for s in &r.sensitivity { @let (description, unit) = crate::i18n::sensitivity_words(lang, s); tr {
+                    td { (description) @if s.is_assumption { " *" } } td { (s.base_value) " " (unit) } td { (nok(s.weight_per_year)) }
                     td { (s.operating_flip_at.map(|v| v.round_dp(2).to_string()).unwrap_or_else(|| "–".into())) }
                     td { (s.full_cost_flip_at.map(|v| v.round_dp(2).to_string()).unwrap_or_else(|| "–".into())) }
                 } } }
             }
             h2 { (Msg::Assumptions.get(lang)) }
             ul { @for a in &r.assumptions { li { code { (a.input) } ": " (a.comment) } } }
-            @if !r.notes.is_empty() { ul { @for n in &r.notes { li { (n) } } } }
+            @if !r.notes.is_empty() { ul id="notes" { @for n in crate::i18n::savings_notes(lang, &r) { li { (n) } } } }
         },
     ))
 }
