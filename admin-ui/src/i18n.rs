@@ -253,6 +253,9 @@ catalogue! {
     VerdictAboveShort => "over målet", "above the target";
     VerdictBelowShort => "under målet", "below the target";
     Id => "ID", "ID";
+    Trunk => "Trunk", "Trunk";
+    AlreadyExists => "finnes allerede", "already exists";
+    DoesNotExist => "finnes ikke", "does not exist";
     Key => "Nøkkel", "Key";
     Version => "Versjon", "Version";
     NokPerYear => "kr/år", "NOK/year";

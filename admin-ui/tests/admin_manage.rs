@@ -439,6 +439,25 @@ async fn edit_sites_and_departments(store: Store) {
     for a in ["site.update", "department.update", "department.remove"] {
         assert!(log.iter().any(|x| x.starts_with(a)), "{a} audited: {log:?}");
     }
+    // A store refusal is worded in the page's language too.
+    let r = app
+        .post("/sites", &b, &[("code", "radhus"), ("name", "Igjen")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("lokasjon radhus: finnes allerede"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .api(
+            "PATCH",
+            "/api/v1/sites/nowhere",
+            Some(&admin),
+            Some(json!({ "name": "x" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Finance reads but does not edit.
     let fin = app.session("finance").await;
     assert_eq!(

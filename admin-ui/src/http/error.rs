@@ -22,6 +22,12 @@ pub enum HttpError {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A row with this key exists already (a store refusal, worded per language).
+    #[error("{entity} {key} already exists")]
+    Exists { entity: &'static str, key: String },
+    /// The request refers to a row that does not exist.
+    #[error("no {entity} {key}")]
+    Missing { entity: &'static str, key: String },
     /// Fields of a form or body that are wrong, each with its message.
     #[error("invalid fields")]
     Fields(Vec<crate::form::FieldError>),
@@ -55,8 +61,10 @@ impl HttpError {
             HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden | HttpError::CsrfFailed => StatusCode::FORBIDDEN,
             HttpError::NotFound => StatusCode::NOT_FOUND,
-            HttpError::Invalid(_) | HttpError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            HttpError::Conflict(_) => StatusCode::CONFLICT,
+            HttpError::Invalid(_) | HttpError::Fields(_) | HttpError::Missing { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            HttpError::Conflict(_) | HttpError::Exists { .. } => StatusCode::CONFLICT,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,8 +76,10 @@ impl HttpError {
             HttpError::Forbidden => "forbidden",
             HttpError::CsrfFailed => "csrf_failed",
             HttpError::NotFound => "not_found",
-            HttpError::Invalid(_) | HttpError::Fields(_) => "invalid_input",
-            HttpError::Conflict(_) => "conflict",
+            HttpError::Invalid(_) | HttpError::Fields(_) | HttpError::Missing { .. } => {
+                "invalid_input"
+            }
+            HttpError::Conflict(_) | HttpError::Exists { .. } => "conflict",
             HttpError::Internal => "internal",
         }
     }
@@ -80,7 +90,11 @@ impl HttpError {
             HttpError::Forbidden => Msg::Forbidden,
             HttpError::CsrfFailed => Msg::CsrfFailed,
             HttpError::NotFound => Msg::NotFound,
-            HttpError::Invalid(_) | HttpError::Conflict(_) | HttpError::Fields(_) => Msg::BadInput,
+            HttpError::Invalid(_)
+            | HttpError::Conflict(_)
+            | HttpError::Fields(_)
+            | HttpError::Exists { .. }
+            | HttpError::Missing { .. } => Msg::BadInput,
             HttpError::Internal => Msg::ServerError,
         }
     }
@@ -90,6 +104,9 @@ impl HttpError {
             HttpError::Invalid(m) | HttpError::Conflict(m) => {
                 format!("{}: {m}", self.msg().get(lang))
             }
+            HttpError::Exists { .. } | HttpError::Missing { .. } => {
+                format!("{}: {}", self.msg().get(lang), self.detail(lang))
+            }
             HttpError::Fields(errors) => {
                 let all: Vec<String> = errors
                     .iter()
@@ -98,6 +115,27 @@ impl HttpError {
                 format!("{}: {}", self.msg().get(lang), all.join("; "))
             }
             _ => self.msg().get(lang).to_string(),
+        }
+    }
+
+    /// What exists already or is missing, in `lang`.
+    fn detail(&self, lang: Lang) -> String {
+        match self {
+            HttpError::Exists { entity, key } => {
+                format!(
+                    "{} {key}: {}",
+                    entity_word(entity, lang),
+                    Msg::AlreadyExists.get(lang)
+                )
+            }
+            HttpError::Missing { entity, key } => {
+                format!(
+                    "{} {key}: {}",
+                    entity_word(entity, lang),
+                    Msg::DoesNotExist.get(lang)
+                )
+            }
+            _ => String::new(),
         }
     }
 
@@ -122,6 +160,7 @@ impl HttpError {
             maud::html! {
                 h1 { (self.msg().get(lang)) }
                 @if let HttpError::Invalid(m) | HttpError::Conflict(m) = self { p { (m) } }
+                @if let HttpError::Exists { .. } | HttpError::Missing { .. } = self { p { (self.detail(lang)) } }
                 @if let HttpError::Fields(errors) = self { (crate::form::summary(lang, errors)) }
                 p { a href="/" { (Msg::Overview.get(lang)) } " · " a href="/login" { (Msg::SignIn.get(lang)) } }
             },
@@ -142,16 +181,32 @@ impl From<store::StoreError> for HttpError {
     fn from(e: store::StoreError) -> Self {
         use store::StoreError as E;
         match e {
-            E::Duplicate { entity, key } => {
-                HttpError::Conflict(format!("{entity} {key} already exists"))
-            }
-            E::NotFound { entity, key } => HttpError::Invalid(format!("no {entity} {key}")),
+            E::Duplicate { entity, key } => HttpError::Exists { entity, key },
+            E::NotFound { entity, key } => HttpError::Missing { entity, key },
             E::Invalid { what, reason } => HttpError::Invalid(format!("{what}: {reason}")),
             other => {
                 tracing::error!(error = %other, "store error");
                 HttpError::Internal
             }
         }
+    }
+}
+
+/// The store's entity names in `lang` (English as the store names them).
+fn entity_word(entity: &str, lang: Lang) -> String {
+    let msg = match entity {
+        "site" => Msg::Site,
+        "extension" => Msg::Number,
+        "department" => Msg::Department,
+        "trunk" => Msg::Trunk,
+        "number range" => Msg::NumberRanges,
+        "user" | "admin user" => Msg::Username,
+        _ => return entity.to_string(),
+    };
+    if lang == Lang::En {
+        entity.to_string()
+    } else {
+        msg.get(lang).to_lowercase()
     }
 }
 
