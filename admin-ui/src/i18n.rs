@@ -254,6 +254,9 @@ catalogue! {
     VerdictBelowShort => "under målet", "below the target";
     Id => "ID", "ID";
     Trunk => "Trunk", "Trunk";
+    InvalidNumber => "Internnummer må være 2 til 8 siffer", "Extension number must be 2 to 8 digits";
+    CannotDisableSelf => "Du kan ikke deaktivere deg selv", "You cannot disable yourself";
+    UnknownRole => "Ukjent rolle", "Unknown role";
     AlreadyExists => "finnes allerede", "already exists";
     DoesNotExist => "finnes ikke", "does not exist";
     Key => "Nøkkel", "Key";

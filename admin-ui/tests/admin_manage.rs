@@ -177,6 +177,27 @@ async fn edit_extension_every_field(store: Store) {
         .flatten()
         .unwrap_or_else(|| panic!("kept"));
     assert_eq!(e.display_name, "Sentralbord");
+    // Creating is checked the same way.
+    let r = app
+        .post(
+            "/extensions",
+            &b,
+            &[
+                ("number", "12a"),
+                ("display_name", ""),
+                ("site", "radhus"),
+                ("class_of_service", "mobile"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("Internnummer må være 2 til 8 siffer: 12a"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("href=\"#display_name\">Må fylles ut"));
+    assert!(store.extension("12a").await.ok().flatten().is_none());
     // The same through the API: a partial PATCH, then field errors as JSON.
     let admin = app.token("admin").await;
     let r = app

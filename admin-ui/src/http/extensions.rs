@@ -172,10 +172,35 @@ async fn create(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Form(f): Form<CreateForm>,
-) -> HttpResult<Html<String>> {
-    let class: ClassOfService = f.class_of_service.parse()?;
-    let password = store::generate_password();
+) -> HttpResult<Response> {
+    // Checked field by field first so the page names each problem in its language; the
+    // store checks again (and refuses a number in use).
+    let mut errors = Vec::new();
     let number = f.number.trim().to_string();
+    if !(2..=8).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
+        errors.push(FieldError::with(
+            "number",
+            Msg::InvalidNumber,
+            number.as_str(),
+        ));
+    }
+    form::required("display_name", &f.display_name, &mut errors);
+    if state.store.site_by_code(f.site.trim()).await?.is_none() {
+        errors.push(FieldError::with("site", Msg::UnknownSite, f.site.trim()));
+    }
+    let class = f.class_of_service.parse::<ClassOfService>();
+    if class.is_err() {
+        errors.push(FieldError::with(
+            "class_of_service",
+            Msg::InvalidClass,
+            f.class_of_service.as_str(),
+        ));
+    }
+    let (true, Ok(class)) = (errors.is_empty(), class) else {
+        let page = list_page(&state, &p, "", Some(form::summary(p.lang, &errors)), "").await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let password = store::generate_password();
     let dept = f.department.trim();
     let ext = NewExtension {
         number: number.clone(),
@@ -198,14 +223,15 @@ async fn create(
         ),
     )
     .await;
-    list_page(
+    Ok(list_page(
         &state,
         &p,
         "",
         Some(password_notice(p.lang, &number, &password)),
         "",
     )
-    .await
+    .await?
+    .into_response())
 }
 
 async fn find(state: &AppState, number: &str) -> HttpResult<store::Extension> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, Principal, Role};
+use crate::form::FieldError;
 use crate::http::audit;
 use crate::http::error::{HttpError, HttpResult};
 use crate::i18n::Msg;
@@ -84,8 +85,13 @@ async fn create_user(
     Extension(p): Extension<Principal>,
     Form(f): Form<UserForm>,
 ) -> HttpResult<Html<String>> {
-    let role =
-        Role::parse(&f.role).ok_or_else(|| HttpError::Invalid(format!("role {:?}", f.role)))?;
+    let role = Role::parse(&f.role).ok_or_else(|| {
+        HttpError::Fields(vec![FieldError::with(
+            "role",
+            Msg::UnknownRole,
+            f.role.as_str(),
+        )])
+    })?;
     let password = auth::random_password();
     let hash = auth::hash_password(&password, &state.argon2_params).map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
@@ -119,7 +125,10 @@ async fn disable_user(
     Path(id): Path<i64>,
 ) -> HttpResult<Response> {
     if Some(id) == p.user_id {
-        return Err(HttpError::Invalid("you cannot disable yourself".into()));
+        return Err(HttpError::Fields(vec![FieldError::new(
+            "user",
+            Msg::CannotDisableSelf,
+        )]));
     }
     let user = state
         .store
@@ -193,8 +202,13 @@ pub(crate) async fn new_token(
     p: &Principal,
     f: &TokenForm,
 ) -> HttpResult<(i64, String)> {
-    let role =
-        Role::parse(&f.role).ok_or_else(|| HttpError::Invalid(format!("role {:?}", f.role)))?;
+    let role = Role::parse(&f.role).ok_or_else(|| {
+        HttpError::Fields(vec![FieldError::with(
+            "role",
+            Msg::UnknownRole,
+            f.role.as_str(),
+        )])
+    })?;
     let token = format!("snt_{}", auth::random_token());
     let id = state
         .store
