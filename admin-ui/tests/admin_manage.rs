@@ -460,6 +460,57 @@ async fn edit_sites_and_departments(store: Store) {
     for a in ["site.update", "department.update", "department.remove"] {
         assert!(log.iter().any(|x| x.starts_with(a)), "{a} audited: {log:?}");
     }
+    // A new site takes its ranges along; a bad code and an overlapping range are named.
+    let r = app
+        .post(
+            "/sites",
+            &b,
+            &[("code", "ny skole"), ("name", ""), ("ranges", "22334750")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("id=\"code-error\">Bruk 1 til 64 bokstaver"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"name-error\">Må fylles ut"));
+    assert!(
+        r.body
+            .contains("22334750 / 22334700-22334799 (site radhus)")
+    );
+    let r = app
+        .post(
+            "/sites",
+            &b,
+            &[
+                ("code", "bibliotek"),
+                ("name", "Biblioteket"),
+                ("ranges", "22336000-22336099"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let s = store
+        .site_by_code("bibliotek")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("created"));
+    assert_eq!(s.number_ranges.len(), 1);
+    let r = app
+        .api(
+            "POST",
+            "/api/v1/sites",
+            Some(&admin),
+            Some(json!({ "code": "hall", "name": "Hallen", "number_ranges": ["22336050"] })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        store.site_by_code("hall").await.ok().flatten().is_none(),
+        "nothing stored"
+    );
     // A store refusal is worded in the page's language too.
     let r = app
         .post("/sites", &b, &[("code", "radhus"), ("name", "Igjen")])

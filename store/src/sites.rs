@@ -273,7 +273,16 @@ impl Store {
 
     /// Creates a site; `Duplicate` when the code exists.
     pub async fn add_site(&self, site: &NewSite) -> Result<SiteId> {
+        self.create_site(site, &[]).await
+    }
+
+    /// Creates a site with its number ranges in one transaction; `Duplicate` when the code
+    /// exists, `Invalid` when a range overlaps another owner's (nothing is stored then).
+    pub async fn create_site(&self, site: &NewSite, ranges: &[(String, String)]) -> Result<SiteId> {
         validate_site(site)?;
+        for (first, last) in ranges {
+            validate_range(first, last)?;
+        }
         dispatch!(self, |pool| {
             let mut tx = pool
                 .begin_with(crate::WriteBegin::write_begin(pool))
@@ -292,6 +301,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| map_write_err(e, "site", &site.code, "department"))?;
+            replace_ranges!(tx, "site_id", id, ranges);
             bump_config!(tx)?;
             tx.commit().await?;
             Ok(SiteId(id))

@@ -80,6 +80,9 @@ struct SiteBody {
     address: String,
     #[serde(default)]
     department: Option<String>,
+    /// `"first-last"` entries (or one number each).
+    #[serde(default)]
+    number_ranges: Vec<String>,
 }
 
 async fn create_site(
@@ -94,7 +97,14 @@ async fn create_site(
         address: b.address,
         department: b.department,
     };
-    let id = state.store.add_site(&site).await?;
+    let mut errors = Vec::new();
+    let others = state.store.number_ranges().await?;
+    let owner = crate::http::sites::range_owners(&state).await?;
+    let ranges = crate::form::ranges("ranges", &b.number_ranges, &others, owner, &mut errors);
+    if !errors.is_empty() {
+        return Err(HttpError::Fields(errors));
+    }
+    let id = state.store.create_site(&site, &ranges).await?;
     audit(&state, &p, "site.add", format!("site {}", site.code)).await;
     Ok((
         StatusCode::CREATED,
@@ -734,7 +744,11 @@ async fn revoke_token(
 pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/openapi.json", "This document"),
     ("GET", "/api/v1/sites", "List sites"),
-    ("POST", "/api/v1/sites", "Create a site"),
+    (
+        "POST",
+        "/api/v1/sites",
+        "Create a site (code, name, address, department, number_ranges)",
+    ),
     (
         "PATCH",
         "/api/v1/sites/{code}",

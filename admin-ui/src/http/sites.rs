@@ -40,10 +40,18 @@ async fn list(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> HttpResult<Html<String>> {
+    list_page(&state, &p, &[]).await
+}
+
+async fn list_page(
+    state: &AppState,
+    p: &Principal,
+    errors: &[FieldError],
+) -> HttpResult<Html<String>> {
     let lang = p.lang;
     let sites = state.store.sites().await?;
     Ok(page(
-        &p,
+        p,
         "/sites",
         Msg::Sites.get(lang),
         html! {
@@ -61,7 +69,7 @@ async fn list(
                     @if p.is_admin() { td {
                         a href={ "/sites/" (s.code) } aria-label={ (Msg::Edit.get(lang)) " " (s.code) } { (Msg::Edit.get(lang)) } " "
                         form class="inline" method="post" action={ "/sites/" (s.code) "/delete" } {
-                            (csrf(&p))
+                            (csrf(p))
                             button class="danger" type="submit" aria-label={ (Msg::Delete.get(lang)) " " (s.code) } { (Msg::Delete.get(lang)) }
                         }
                     } }
@@ -69,12 +77,18 @@ async fn list(
             }
             @if p.is_admin() {
                 h2 { (Msg::Create.get(lang)) }
-                form method="post" action="/sites" {
-                    (csrf(&p))
-                    label for="code" { (Msg::Code.get(lang)) } input id="code" name="code" required;
-                    label for="name" { (Msg::Name.get(lang)) } input id="name" name="name" required;
+                (form::summary(lang, errors))
+                form method="post" action="/sites" novalidate {
+                    (csrf(p))
+                    label for="code" { (Msg::Code.get(lang)) }
+                    input id="code" name="code" required aria-invalid=[form::invalid(errors, "code")] aria-describedby=[form::described_by(errors, "code")];
+                    (form::message(lang, errors, "code"))
+                    label for="name" { (Msg::Name.get(lang)) }
+                    input id="name" name="name" required aria-invalid=[form::invalid(errors, "name")] aria-describedby=[form::described_by(errors, "name")];
+                    (form::message(lang, errors, "name"))
                     label for="address" { (Msg::Address.get(lang)) } input id="address" name="address";
                     label for="department" { (Msg::Department.get(lang)) } input id="department" name="department";
+                    (ranges_field(lang, errors, ""))
                     p { button type="submit" { (Msg::Create.get(lang)) } }
                 }
             }
@@ -84,12 +98,16 @@ async fn list(
 
 #[derive(Deserialize)]
 struct SiteForm {
+    #[serde(default)]
     code: String,
+    #[serde(default)]
     name: String,
     #[serde(default)]
     address: String,
     #[serde(default)]
     department: String,
+    #[serde(default)]
+    ranges: String,
 }
 
 async fn create(
@@ -97,15 +115,49 @@ async fn create(
     Extension(p): Extension<Principal>,
     Form(f): Form<SiteForm>,
 ) -> HttpResult<Response> {
-    let dept = f.department.trim();
+    let mut errors = Vec::new();
+    let code = f.code.trim().to_string();
+    let code_ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !code_ok {
+        errors.push(FieldError::with(
+            "code",
+            Msg::InvalidCodeName,
+            code.as_str(),
+        ));
+    }
+    let name = form::required("name", &f.name, &mut errors);
+    let others = state.store.number_ranges().await?;
+    let owner = range_owners(&state).await?;
+    let ranges = form::ranges(
+        "ranges",
+        &form::entries(&f.ranges),
+        &others,
+        owner,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        let page = list_page(&state, &p, &errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
     let site = store::NewSite {
-        code: f.code.trim().to_string(),
-        name: f.name.trim().to_string(),
+        code,
+        name,
         address: f.address.trim().to_string(),
-        department: (!dept.is_empty()).then(|| dept.to_string()),
+        department: form::optional(Some(&f.department)),
     };
-    state.store.add_site(&site).await?;
-    audit(&state, &p, "site.add", format!("site {}", site.code)).await;
+    state.store.create_site(&site, &ranges).await?;
+    let listed: Vec<String> = ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+    audit(
+        &state,
+        &p,
+        "site.add",
+        format!("site {} ranges [{}]", site.code, listed.join(" ")),
+    )
+    .await;
     Ok(Redirect::to("/sites").into_response())
 }
 
