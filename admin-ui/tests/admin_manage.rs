@@ -908,9 +908,26 @@ async fn downloads_of_every_table(store: Store) {
         .filter_map(|c| c.get_float())
         .sum();
     assert_eq!(sum, talk.iter().map(|s| f64::from(*s)).sum::<f64>());
-    // A formula-looking value is neutralised in CSV (CSV injection).
-    let csv = app.get("/calls.csv", Some(&b)).await;
-    assert!(csv.body.contains(",'=41234567,"), "{}", csv.body);
+    // A formula-looking value stays text in XLSX and is neutralised in CSV (CSV injection).
+    let number_col = rows[0]
+        .iter()
+        .position(|c| text(c) == "callee_number")
+        .unwrap_or(usize::MAX);
+    assert_eq!(
+        rows[1].get(number_col),
+        Some(&Data::String("=41234567".into()))
+    );
+    store
+        .add_site(&store::NewSite {
+            code: "formel".into(),
+            name: "=SUM(A1:A9)".into(),
+            address: String::new(),
+            department: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("site: {e}"));
+    let csv = app.get("/sites.csv", Some(&b)).await;
+    assert!(csv.body.contains("formel,'=SUM(A1:A9),"), "{}", csv.body);
     // Trunks: no secret anywhere; the channel limit is a number.
     let rows = sheet(&app.get("/trunks.xlsx", Some(&b)).await.bytes, "trunks");
     assert_eq!(text(&rows[0][5]), "secret_set");

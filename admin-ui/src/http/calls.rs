@@ -246,11 +246,57 @@ async fn records(
     ))
 }
 
-/// CSV of every matching record (all pages), through the shared table writer.
-pub fn records_to_csv(rows: &[StoredCallRecord]) -> Result<Vec<u8>, billing::ReportError> {
-    let mut out = Vec::new();
-    billing::report::write_table_csv(&crate::http::download::call_records(rows), &mut out)?;
-    Ok(out)
+/// CSV of every matching record (all pages).
+pub fn records_to_csv(rows: &[StoredCallRecord]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "direction",
+        "disposition",
+        "caller_extension",
+        "caller_number",
+        "caller_site",
+        "caller_department",
+        "callee_extension",
+        "callee_number",
+        "callee_site",
+        "callee_department",
+        "trunk",
+        "talk_seconds",
+        "cost_new",
+        "cost_old",
+        "synthetic",
+    ])?;
+    for r in rows {
+        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+        w.write_record([
+            r.id.to_string(),
+            r.started_at.to_rfc3339(),
+            r.answered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            r.ended_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            r.direction.as_str().to_string(),
+            r.disposition
+                .map(|d| d.as_str().to_string())
+                .unwrap_or_default(),
+            o(&r.caller_extension),
+            r.caller_number.clone(),
+            o(&r.caller_site),
+            o(&r.caller_department),
+            o(&r.callee_extension),
+            r.callee_number.clone(),
+            o(&r.callee_site),
+            o(&r.callee_department),
+            o(&r.trunk),
+            r.talk_seconds.to_string(),
+            r.cost_new.map(|c| c.to_string()).unwrap_or_default(),
+            r.cost_old.map(|c| c.to_string()).unwrap_or_default(),
+            r.synthetic.to_string(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// XLSX of every matching record (all pages).
