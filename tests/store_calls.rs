@@ -14,7 +14,8 @@ both_backends!(
     registrations_upsert_and_sweep,
     call_record_lifecycle,
     open_calls_closed_as_interrupted,
-    bulk_insert_and_stream_period
+    bulk_insert_and_stream_period,
+    caller_changed_by_a_transfer
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -485,4 +486,54 @@ async fn bulk_insert_and_stream_period(s: Store) {
         2500
     );
     assert_eq!(s.open_call_records().await.expect("open").len(), 1);
+}
+
+/// The caller transferred its call away: the open record names the new calling party and
+/// nothing else changes; a finished or unknown record is refused.
+async fn caller_changed_by_a_transfer(s: Store) {
+    let start = t("2026-03-03T10:00:00Z");
+    let before = outbound_call(start);
+    let id = s.start_call(&before).await.expect("start");
+    let now_calling = CallParty {
+        extension: Some("1003".into()),
+        number: "1003".into(),
+        site: Some("skole".into()),
+        department: None,
+    };
+    s.set_call_caller(id, &now_calling)
+        .await
+        .expect("new caller");
+    let r = s.call_record(id).await.expect("get").expect("exists");
+    assert_eq!(r.caller_extension.as_deref(), Some("1003"));
+    assert_eq!(r.caller_number, "1003");
+    assert_eq!(r.caller_site.as_deref(), Some("skole"));
+    assert_eq!(r.caller_department, None, "the old department is not kept");
+    assert_eq!(r.callee_number, before.callee_number, "the callee stays");
+    assert_eq!(r.trunk, before.trunk);
+    assert_eq!(r.direction, before.direction);
+    assert!(matches!(
+        s.set_call_caller(CallRecordId(999_999), &now_calling).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let done = CallCompletion {
+        answered_at: None,
+        ended_at: start + Duration::seconds(30),
+        talk_seconds: 0,
+        disposition: CallDisposition::Cancelled,
+        sip_code: Some(487),
+        sip_reason: Some("Request Terminated".into()),
+        transfer_chain: Vec::new(),
+        caller_leg: None,
+        callee_leg: None,
+    };
+    s.complete_call(id, &done).await.expect("complete");
+    assert!(
+        matches!(
+            s.set_call_caller(id, &now_calling).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "a completed record keeps its parties"
+    );
+    let r = s.call_record(id).await.expect("get").expect("exists");
+    assert_eq!(r.caller_extension.as_deref(), Some("1003"));
 }

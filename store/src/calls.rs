@@ -566,4 +566,28 @@ impl Store {
                 .boxed(),
         }
     }
+
+    /// Changes the calling party of an open record (the caller transferred the call away:
+    /// the record names the parties that remain; the transfer chain keeps the history).
+    pub async fn set_call_caller(&self, id: CallRecordId, caller: &CallParty) -> Result<()> {
+        let n = dispatch!(self, |pool| {
+            sqlx::query(
+                "UPDATE call_records SET caller_extension = $2, caller_number = $3, caller_site = $4, \
+                 caller_department = $5 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(&caller.extension)
+            .bind(&caller.number)
+            .bind(&caller.site)
+            .bind(&caller.department)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::not_found("open call record", id))
+        } else {
+            Ok(())
+        }
+    }
 }
