@@ -9,9 +9,9 @@ mod support;
 mod phones;
 
 use billing::{CallDirection, CallDisposition};
-use phones::{Phone, call, last_record, register, skip, wait_idle};
+use phones::{Phone, completed_call, on_each_backend, register, wait_idle};
 use std::time::{Duration, Instant};
-use support::pbx::{TestPbx, backends, start_pbx};
+use support::pbx::TestPbx;
 
 fn config() -> pbx::PbxConfig {
     let mut c = pbx::PbxConfig::default();
@@ -21,19 +21,16 @@ fn config() -> pbx::PbxConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_call_carries_rtp_both_ways_and_is_recorded() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
         let caller = Phone::new("1001");
         let callee = Phone::new("1002");
-        register(&pbx, callee).await;
-        register(&pbx, caller).await;
+        register(pbx, callee).await;
+        register(pbx, caller).await;
         let mut events = pbx.server.ctx.events.subscribe();
         let started = Instant::now();
-        let (uac, uas) = call(
-            &pbx,
+        let r = completed_call(
+            pbx,
             caller,
             "calls/caller_answered.xml",
             Some((callee, "calls/callee_answers.xml")),
@@ -41,10 +38,6 @@ async fn answered_call_carries_rtp_both_ways_and_is_recorded() {
         )
         .await;
         let elapsed = started.elapsed();
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let uas = uas.expect("callee ran");
-        assert!(uas.ok, "{backend:?}: callee: {}", uas.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert_eq!(r.direction, CallDirection::InternalSameSite);
         assert_eq!(r.caller_extension.as_deref(), Some("1001"));
@@ -78,175 +71,121 @@ async fn answered_call_carries_rtp_both_ways_and_is_recorded() {
                 .any(|e| matches!(e, pbx::events::PbxEvent::CallEnded { .. })),
             "{seen:?}"
         );
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_callee_gives_486_and_a_busy_record() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let caller = Phone::new("1001");
+    on_each_backend(config, async |pbx: &TestPbx| {
         let callee = Phone::new("2001");
-        register(&pbx, callee).await;
-        let (uac, uas) = call(
-            &pbx,
-            caller,
+        register(pbx, callee).await;
+        let r = completed_call(
+            pbx,
+            Phone::new("1001"),
             "calls/caller_busy.xml",
             Some((callee, "calls/callee_busy.xml")),
             "2001",
         )
         .await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        assert!(uas.expect("callee ran").ok, "{backend:?}: callee");
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Busy), "{r:?}");
         assert_eq!(r.direction, CallDirection::InternalOtherSite);
         assert_eq!(r.sip_code, Some(486));
         assert_eq!(r.callee_site.as_deref(), Some("fjuk"));
         assert!(r.answered_at.is_none());
         assert_eq!(r.talk_seconds, 0);
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_call_times_out_with_480() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let caller = Phone::new("1001");
+    on_each_backend(config, async |pbx: &TestPbx| {
         let callee = Phone::new("1002");
-        register(&pbx, callee).await;
+        register(pbx, callee).await;
         let started = Instant::now();
-        let (uac, uas) = call(
-            &pbx,
-            caller,
+        let r = completed_call(
+            pbx,
+            Phone::new("1001"),
             "calls/caller_unavailable.xml",
             Some((callee, "calls/callee_rings.xml")),
             "1002",
         )
         .await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let uas = uas.expect("callee ran");
-        assert!(uas.ok, "{backend:?}: callee: {}", uas.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::NoAnswer), "{r:?}");
         assert_eq!(r.sip_code, Some(480));
         assert!(started.elapsed() >= Duration::from_secs(2));
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_cancel_cancels_the_callee_and_is_recorded() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let caller = Phone::new("1001");
+    on_each_backend(config, async |pbx: &TestPbx| {
         let callee = Phone::new("1002");
-        register(&pbx, callee).await;
-        let (uac, uas) = call(
-            &pbx,
-            caller,
+        register(pbx, callee).await;
+        let r = completed_call(
+            pbx,
+            Phone::new("1001"),
             "calls/caller_cancel.xml",
             Some((callee, "calls/callee_rings.xml")),
             "1002",
         )
         .await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let uas = uas.expect("callee ran");
-        assert!(uas.ok, "{backend:?}: callee: {}", uas.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Cancelled), "{r:?}");
         assert_eq!(r.sip_code, Some(487));
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unregistered_callee_gives_480() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
         let caller = Phone::new("1001");
-        let (uac, _) = call(&pbx, caller, "calls/caller_unavailable.xml", None, "1003").await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let r = last_record(&pbx).await;
+        let r = completed_call(pbx, caller, "calls/caller_unavailable.xml", None, "1003").await;
         assert_eq!(r.disposition, Some(CallDisposition::Failed), "{r:?}");
         assert_eq!(r.sip_code, Some(480));
         assert_eq!(r.callee_extension.as_deref(), Some("1003"));
         assert!(r.caller_leg.is_none() && r.callee_leg.is_none());
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 /// A provider on 127.0.0.1 (a SIPp UAS) as the only trunk, without registration or
 /// digest. No allowed sources: nothing from 127.0.0.1 is taken for the provider.
 async fn add_provider(pbx: &TestPbx, provider: Phone) {
-    pbx.store
-        .add_trunk(&store::NewTrunk {
-            name: "provider".into(),
-            host: "127.0.0.1".into(),
-            port: provider.sip_port,
-            transport: store::TrunkTransport::Udp,
-            username: None,
-            secret: None,
-            register: false,
-            channel_limit: Some(2),
-            allowed_sources: Vec::new(),
-            enabled: true,
-        })
-        .await
-        .expect("add trunk");
-    pbx.server
-        .ctx
-        .directory
-        .reload(&pbx.store)
-        .await
-        .expect("reload directory");
+    pbx.add_trunk(&store::NewTrunk {
+        name: "provider".into(),
+        host: "127.0.0.1".into(),
+        port: provider.sip_port,
+        transport: store::TrunkTransport::Udp,
+        username: None,
+        secret: None,
+        register: false,
+        channel_limit: Some(2),
+        allowed_sources: Vec::new(),
+        enabled: true,
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_and_emergency_calls_go_through_the_trunk() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
         let provider = Phone::new("1002");
-        add_provider(&pbx, provider).await;
+        add_provider(pbx, provider).await;
         for (dialled, direction) in [
             ("22225555", CallDirection::Outbound),
             ("112", CallDirection::Emergency),
         ] {
-            let caller = Phone::new("1001");
-            let (uac, uas) = call(
-                &pbx,
-                caller,
+            let r = completed_call(
+                pbx,
+                Phone::new("1001"),
                 "calls/caller_answered.xml",
                 Some((provider, "calls/callee_answers.xml")),
                 dialled,
             )
             .await;
-            assert!(uac.ok, "{backend:?} {dialled}: caller: {}", uac.report);
-            let uas = uas.expect("provider ran");
-            assert!(uas.ok, "{backend:?} {dialled}: provider: {}", uas.report);
-            let r = last_record(&pbx).await;
             assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
             assert_eq!(r.direction, direction, "{r:?}");
             assert_eq!(r.trunk.as_deref(), Some("provider"));
@@ -254,52 +193,39 @@ async fn outbound_and_emergency_calls_go_through_the_trunk() {
             assert!(r.callee_extension.is_none());
             assert!(r.caller_leg.is_some_and(|l| l.packets > 20), "{r:?}");
             assert!(r.callee_leg.is_some_and(|l| l.packets > 20), "{r:?}");
-            wait_idle(&pbx).await;
+            wait_idle(pbx).await;
         }
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_and_resume_pass_through_with_their_directions() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let caller = Phone::new("1001");
+    on_each_backend(config, async |pbx: &TestPbx| {
         let callee = Phone::new("1002");
-        register(&pbx, callee).await;
-        let (uac, uas) = call(
-            &pbx,
-            caller,
+        register(pbx, callee).await;
+        let r = completed_call(
+            pbx,
+            Phone::new("1001"),
             "calls/caller_hold.xml",
             Some((callee, "calls/callee_held.xml")),
             "1002",
         )
         .await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let uas = uas.expect("callee ran");
-        assert!(uas.ok, "{backend:?}: callee: {}", uas.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert!(r.caller_leg.is_some_and(|l| l.packets > 20), "{r:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_rings_every_contact_and_the_loser_is_cancelled() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
         let desk = Phone::new("1002");
         let softphone = Phone::new("1002");
-        register(&pbx, desk).await;
-        register(&pbx, softphone).await;
+        register(pbx, desk).await;
+        register(pbx, softphone).await;
         assert_eq!(pbx.server.ctx.registrar.contacts_for("1002").len(), 2);
         let target = pbx.udp;
         let ringing = tokio::task::spawn_blocking(move || {
@@ -310,27 +236,21 @@ async fn a_call_rings_every_contact_and_the_loser_is_cancelled() {
                 "1002",
             ))
         });
-        let caller = Phone::new("1001");
-        let (uac, uas) = call(
-            &pbx,
-            caller,
+        let r = completed_call(
+            pbx,
+            Phone::new("1001"),
             "calls/caller_answered.xml",
             Some((desk, "calls/callee_answers.xml")),
             "1002",
         )
         .await;
-        assert!(uac.ok, "{backend:?}: caller: {}", uac.report);
-        let uas = uas.expect("desk phone ran");
-        assert!(uas.ok, "{backend:?}: desk phone: {}", uas.report);
         let other = ringing.await.expect("softphone task");
         assert!(
             other.ok,
             "{backend:?}: softphone (CANCELled): {}",
             other.report
         );
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }

@@ -10,39 +10,31 @@ mod support;
 mod phones;
 
 use billing::CallDisposition;
-use phones::{Phone, call, last_record, register, skip, wait_idle};
-use support::pbx::{backends, start_pbx};
+use phones::{Phone, completed_call, on_each_backend, register};
+use support::pbx::TestPbx;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_offer_call_gets_the_answer_from_the_callers_ack() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
+    on_each_backend(pbx::PbxConfig::default, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
         let caller = Phone::new("1001");
         let callee = Phone::new("1002");
-        register(&pbx, caller).await;
-        register(&pbx, callee).await;
-        let (a, b) = call(
-            &pbx,
+        register(pbx, caller).await;
+        register(pbx, callee).await;
+        let r = completed_call(
+            pbx,
             caller,
             "calls/late_offer/caller.xml",
             Some((callee, "calls/late_offer/callee.xml")),
             "1002",
         )
         .await;
-        let b = b.expect("callee ran");
-        assert!(b.ok, "{backend:?}: callee: {}", b.report);
-        assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert_eq!(r.sip_reason.as_deref(), Some("caller hung up"), "{r:?}");
         let caller_rtp = r.caller_leg.as_ref().map_or(0, |l| l.packets);
         let callee_rtp = r.callee_leg.as_ref().map_or(0, |l| l.packets);
         assert!(caller_rtp > 20, "{backend:?}: {r:?}");
         assert!(callee_rtp > 20, "{backend:?}: {r:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }

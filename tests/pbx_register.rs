@@ -60,6 +60,21 @@ async fn sipp_register(
     .expect("sipp task")
 }
 
+/// [`sipp_register`] over UDP as `user` with its own password and no other arguments,
+/// as most cases run it.
+async fn udp_register(target: SocketAddr, scenario: &str, user: &str, expires: u32) -> SippRun {
+    sipp_register(
+        target,
+        scenario,
+        SippTransport::Udp,
+        user,
+        password(user),
+        expires,
+        &[],
+    )
+    .await
+}
+
 fn free_port() -> u16 {
     // Free for both UDP and TCP at the moment of asking (SIPp binds both for -t t1).
     loop {
@@ -97,16 +112,7 @@ async fn sipp_registers_with_digest_over_udp() {
     for backend in backends() {
         let pbx = start_pbx(backend, config()).await;
         let mut events = pbx.server.ctx.events.subscribe();
-        let run = sipp_register(
-            pbx.udp,
-            "register.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            120,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "register.xml", "1001", 120).await;
         assert_ok(&run, &format!("{backend:?} UDP register"));
         let b = pbx.server.ctx.registrar.contacts_for("1001");
         assert_eq!(b.len(), 1, "{backend:?}: {b:?}");
@@ -194,16 +200,7 @@ async fn refresh_unregister_and_star() {
     for backend in backends() {
         let pbx = start_pbx(backend, config()).await;
         let reg = &pbx.server.ctx.registrar;
-        let run = sipp_register(
-            pbx.udp,
-            "refresh.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            600,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "refresh.xml", "1001", 600).await;
         assert_ok(&run, "refresh");
         let b = reg.contacts_for("1001");
         assert_eq!(b.len(), 1, "a refresh updates, never duplicates");
@@ -211,56 +208,20 @@ async fn refresh_unregister_and_star() {
         let left = (b[0].expires_at - chrono::Utc::now()).num_seconds();
         assert!((590..=600).contains(&left), "refreshed to 600 s: {left}");
 
-        let run = sipp_register(
-            pbx.udp,
-            "unregister.xml",
-            SippTransport::Udp,
-            "1002",
-            password("1002"),
-            0,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "unregister.xml", "1002", 0).await;
         assert_ok(&run, "unregister");
         assert!(reg.contacts_for("1002").is_empty(), "Expires: 0 removes");
 
         // Two more contacts for 1001 (each SIPp run has its own port), then `*`.
         for _ in 0..2 {
-            let run = sipp_register(
-                pbx.udp,
-                "register.xml",
-                SippTransport::Udp,
-                "1001",
-                password("1001"),
-                120,
-                &[],
-            )
-            .await;
+            let run = udp_register(pbx.udp, "register.xml", "1001", 120).await;
             assert_ok(&run, "register");
         }
         assert_eq!(reg.contacts_for("1001").len(), 3);
-        let run = sipp_register(
-            pbx.udp,
-            "star_bad.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            0,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "star_bad.xml", "1001", 0).await;
         assert_ok(&run, "Contact * with Expires 60 gets 400");
         assert_eq!(reg.contacts_for("1001").len(), 3, "a bad * changes nothing");
-        let run = sipp_register(
-            pbx.udp,
-            "star.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            0,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "star.xml", "1001", 0).await;
         assert_ok(&run, "Contact *");
         assert!(
             reg.contacts_for("1001").is_empty(),
@@ -282,16 +243,7 @@ async fn too_brief_wrong_password_and_contact_limit() {
         c.registrar.min_expires = 60;
         let pbx = start_pbx(backend, c).await;
         let reg = &pbx.server.ctx.registrar;
-        let run = sipp_register(
-            pbx.udp,
-            "too_brief.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            0,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "too_brief.xml", "1001", 0).await;
         assert_ok(&run, "423 with Min-Expires");
         assert!(reg.contacts_for("1001").is_empty());
 
@@ -311,16 +263,7 @@ async fn too_brief_wrong_password_and_contact_limit() {
 
         let mut firsts = Vec::new();
         for _ in 0..3 {
-            let run = sipp_register(
-                pbx.udp,
-                "register.xml",
-                SippTransport::Udp,
-                "2001",
-                password("2001"),
-                3600,
-                &[],
-            )
-            .await;
+            let run = udp_register(pbx.udp, "register.xml", "2001", 3600).await;
             assert_ok(&run, "register");
             let now = reg.contacts_for("2001");
             firsts.push(now[0].contact.clone());
@@ -344,16 +287,7 @@ async fn too_brief_wrong_password_and_contact_limit() {
 async fn registrations_survive_a_restart() {
     for backend in backends() {
         let pbx = start_pbx(backend, config()).await;
-        let run = sipp_register(
-            pbx.udp,
-            "register.xml",
-            SippTransport::Udp,
-            "1003",
-            password("1003"),
-            900,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "register.xml", "1003", 900).await;
         assert_ok(&run, "register");
         let before = pbx.server.ctx.registrar.contacts_for("1003");
         assert_eq!(before.len(), 1);
@@ -388,16 +322,7 @@ async fn expired_bindings_are_swept() {
         c.registrar.sweep_interval = Duration::from_millis(200);
         let pbx = start_pbx(backend, c).await;
         let mut events = pbx.server.ctx.events.subscribe();
-        let run = sipp_register(
-            pbx.udp,
-            "register.xml",
-            SippTransport::Udp,
-            "1001",
-            password("1001"),
-            2,
-            &[],
-        )
-        .await;
+        let run = udp_register(pbx.udp, "register.xml", "1001", 2).await;
         assert_ok(&run, "register for 2 s");
         assert_eq!(pbx.store.registrations().await.expect("regs").len(), 1);
         tokio::time::sleep(Duration::from_millis(3000)).await;

@@ -69,34 +69,19 @@ fn spawn_provider(scenario: &str, port: u16) -> tokio::task::JoinHandle<Provider
 }
 
 async fn add_trunk(pbx: &TestPbx, port: u16, register: bool, limit: Option<u32>) -> store::Trunk {
-    pbx.store
-        .add_trunk(&NewTrunk {
-            name: "provider".into(),
-            host: PROVIDER_IP.into(),
-            port,
-            transport: TrunkTransport::Udp,
-            username: Some("sorum".into()),
-            secret: Some(Secret::new("hemmelig")),
-            register,
-            channel_limit: limit,
-            allowed_sources: vec![PROVIDER_IP.into()],
-            enabled: true,
-        })
-        .await
-        .expect("add trunk");
-    pbx.server
-        .ctx
-        .directory
-        .reload(&pbx.store)
-        .await
-        .expect("reload");
-    pbx.server
-        .ctx
-        .directory
-        .snapshot()
-        .trunk("provider")
-        .map(|t| (**t).clone())
-        .expect("trunk in the directory")
+    pbx.add_trunk(&NewTrunk {
+        name: "provider".into(),
+        host: PROVIDER_IP.into(),
+        port,
+        transport: TrunkTransport::Udp,
+        username: Some("sorum".into()),
+        secret: Some(Secret::new("hemmelig")),
+        register,
+        channel_limit: limit,
+        allowed_sources: vec![PROVIDER_IP.into()],
+        enabled: true,
+    })
+    .await
 }
 
 /// The test PBX's DIDs: rådhus 63869000-63869399 → extensions 1000-1399.
@@ -447,28 +432,41 @@ async fn last_record(pbx: &TestPbx) -> store::StoredCallRecord {
     }
 }
 
+/// A provider (SIPp UAS logging what it received) as the only trunk, with
+/// `channel_limit`; `ext`'s phone dials `dialled` through the B2BUA. Both SIPp runs
+/// must succeed; the provider's check line (what the INVITE said) is returned.
+async fn b2bua_call_out(
+    pbx: &TestPbx,
+    channel_limit: Option<u32>,
+    ext: &str,
+    dialled: &str,
+) -> String {
+    let backend = pbx.backend;
+    let port = free_port(PROVIDER_IP);
+    let provider = spawn_provider("trunk/provider_invite.xml", port);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    add_trunk(pbx, port, false, channel_limit).await;
+    let run = phone(pbx, "trunk/phone_call.xml", ext, dialled, None).await;
+    let prov = provider.await.expect("provider task");
+    assert!(
+        run.succeeded(),
+        "{backend:?} phone: {}\n{}",
+        run.stdout,
+        run.errors
+    );
+    assert!(
+        prov.ok,
+        "{backend:?} provider: {}\n{}",
+        prov.stdout, prov.errors
+    );
+    check_line(&prov.log).unwrap_or_default().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b2bua_national_call_leaves_through_the_provider() {
     for backend in backends() {
         let pbx = start_pbx(backend, config()).await;
-        let port = free_port(PROVIDER_IP);
-        let provider = spawn_provider("trunk/provider_invite.xml", port);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        add_trunk(&pbx, port, false, Some(4)).await;
-        let run = phone(&pbx, "trunk/phone_call.xml", "1002", "22334455", None).await;
-        let prov = provider.await.expect("provider task");
-        assert!(
-            run.succeeded(),
-            "{backend:?} phone: {}\n{}",
-            run.stdout,
-            run.errors
-        );
-        assert!(
-            prov.ok,
-            "{backend:?} provider: {}\n{}",
-            prov.stdout, prov.errors
-        );
-        let line = check_line(&prov.log).unwrap_or_default();
+        let line = b2bua_call_out(&pbx, Some(4), "1002", "22334455").await;
         assert!(line.contains("dialled=22334455"), "{line}");
         assert!(
             line.contains("from=63869002") && line.contains("pai=63869002"),
@@ -521,25 +519,8 @@ async fn b2bua_emergency_call_from_locked_out_internal_only_phone_goes_out() {
                 .is_banned("127.0.0.1".parse().expect("ip")),
             "{backend:?}: the phones' address is locked out"
         );
-        let port = free_port(PROVIDER_IP);
-        let provider = spawn_provider("trunk/provider_invite.xml", port);
-        tokio::time::sleep(Duration::from_millis(300)).await;
         // Channel limit 0: only an emergency call may use the trunk.
-        add_trunk(&pbx, port, false, Some(0)).await;
-        let run = phone(&pbx, "trunk/phone_call.xml", "1003", "112", None).await;
-        let prov = provider.await.expect("provider task");
-        assert!(
-            run.succeeded(),
-            "{backend:?} phone: {}\n{}",
-            run.stdout,
-            run.errors
-        );
-        assert!(
-            prov.ok,
-            "{backend:?} provider: {}\n{}",
-            prov.stdout, prov.errors
-        );
-        let line = check_line(&prov.log).unwrap_or_default();
+        let line = b2bua_call_out(&pbx, Some(0), "1003", "112").await;
         assert!(line.contains("dialled=112"), "{line}");
         assert!(
             line.contains("from=63869000") && line.contains("pai=63869000"),

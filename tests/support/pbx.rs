@@ -155,6 +155,25 @@ pub async fn start_on(
 }
 
 impl TestPbx {
+    /// Adds `trunk` to the store and reloads the directory, as the admin UI does; the
+    /// trunk as the running PBX now sees it.
+    pub async fn add_trunk(&self, trunk: &store::NewTrunk) -> store::Trunk {
+        self.store.add_trunk(trunk).await.expect("add trunk");
+        self.server
+            .ctx
+            .directory
+            .reload(&self.store)
+            .await
+            .expect("reload directory");
+        self.server
+            .ctx
+            .directory
+            .snapshot()
+            .trunk(&trunk.name)
+            .map(|t| (**t).clone())
+            .expect("trunk in the directory")
+    }
+
     /// Stops the PBX and removes its store.
     pub async fn finish(self) {
         self.server.shutdown().await;

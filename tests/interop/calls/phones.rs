@@ -136,6 +136,33 @@ pub fn tail(s: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// The dialog a SIPp run with `-trace_logs` in `dir` logged (`<log>`) on a line
+/// `PREFIX CALL-ID PBX-TAG PHONE-TAG`: (Call-ID, the PBX's tag, the phone's tag), as soon
+/// as it appears (10 s at the most).
+pub async fn logged_dialog(dir: &Path, prefix: &str) -> (String, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = std::fs::read_dir(dir)
+            .expect("sipp dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
+        for entry in logs {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                assert_eq!(parts.len(), 4, "log line {line:?}");
+                return (parts[1].into(), parts[2].into(), parts[3].into());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no dialog logged as {prefix:?} in {}: the call was not answered",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until a SIPp started as `phone` has bound its SIP port (so a request sent to it
 /// now is not lost), at most 10 s. A fixed pause is not enough on a loaded machine.
 pub async fn wait_bound(phone: Phone) {
@@ -193,6 +220,45 @@ pub async fn call(
         None => None,
     };
     (uac, uas)
+}
+
+/// [`call`] in which both phones must get through their scenarios; returns the call's
+/// record once it is complete.
+pub async fn completed_call(
+    pbx: &TestPbx,
+    caller: Phone,
+    caller_scenario: &'static str,
+    callee: Option<(Phone, &'static str)>,
+    dialled: &'static str,
+) -> StoredCallRecord {
+    let (uac, uas) = call(pbx, caller, caller_scenario, callee, dialled).await;
+    assert!(
+        uac.ok,
+        "{:?}: caller {} dialling {dialled}: {}",
+        pbx.backend, caller.number, uac.report
+    );
+    if let Some(uas) = uas {
+        assert!(
+            uas.ok,
+            "{:?}: called phone dialled as {dialled}: {}",
+            pbx.backend, uas.report
+        );
+    }
+    last_record(pbx).await
+}
+
+/// Runs `test` on a fresh PBX started with `config()` on every backend (nothing when SIPp
+/// is missing); after each run no call or media session may be left, and the PBX stops.
+pub async fn on_each_backend(config: impl Fn() -> pbx::PbxConfig, test: impl AsyncFn(&TestPbx)) {
+    if skip() {
+        return;
+    }
+    for backend in crate::support::pbx::backends() {
+        let pbx = crate::support::pbx::start_pbx(backend, config()).await;
+        test(&pbx).await;
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
 }
 
 /// The newest call record once it is complete.
