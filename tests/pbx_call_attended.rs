@@ -16,10 +16,9 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, SippOutcome, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_bound,
-    wait_idle, wait_sipp,
+    Phone, SippOutcome, logged_dialog, register, run_sipp, skip, spawn_sipp, spawn_sipp_with,
+    wait_bound, wait_idle, wait_sipp,
 };
-use std::path::Path;
 use std::time::{Duration, Instant};
 use store::{CallFilter, StoredCallRecord, TransferKind};
 use support::pbx::{TestPbx, backends, start_pbx};
@@ -42,31 +41,6 @@ fn uri_escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// The dialog the SIPp in `dir` logged on a line starting with `prefix`: (Call-ID, the
-/// PBX's tag, the phone's tag).
-async fn logged_dialog(dir: &Path, prefix: &str) -> (String, String, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = std::fs::read_dir(dir)
-            .expect("sipp dir")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
-        for entry in logs {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
-                let parts: Vec<&str> = line.split_whitespace().collect();
-                assert_eq!(parts.len(), 4, "log line {line:?}");
-                return (parts[1].into(), parts[2].into(), parts[3].into());
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the consultation call was not answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Every call record, once `count` of them are complete.
@@ -254,14 +228,24 @@ async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_in
         assert!(a.ok, "{backend:?}: caller: {}", a.report);
 
         let recs = records(&pbx, 2).await;
+        // Told apart by callee: the consultation call's caller is no longer 1002.
         let first = recs
             .iter()
-            .find(|r| r.caller_extension.as_deref() == Some("1001"))
+            .find(|r| r.callee_extension.as_deref() == Some("1002"))
             .expect("the first call's record");
         let consultation = recs
             .iter()
-            .find(|r| r.caller_extension.as_deref() == Some("1002"))
+            .find(|r| r.callee_extension.as_deref() == Some("2001"))
             .expect("the consultation call's record");
+        assert_eq!(first.caller_extension.as_deref(), Some("1001"), "{first:?}");
+        // 1001 took the transferor's place in the consultation call: the record names the
+        // parties that remained (the chain keeps who made the move).
+        assert_eq!(
+            consultation.caller_extension.as_deref(),
+            Some("1001"),
+            "{consultation:?}"
+        );
+        assert_eq!(consultation.caller_number, "1001", "{consultation:?}");
         // The first call handed 1001 over and ended.
         assert_eq!(
             first.sip_reason.as_deref(),

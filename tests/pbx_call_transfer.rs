@@ -3,7 +3,9 @@
 //! 202, reports progress in NOTIFYs (message/sipfrag), connects 1001 to 2001 through the
 //! same relay session and BYEs 1002; the record shows the transfer and 2001 as callee.
 //! When 2001 is busy, 1002 hears 486 in the final NOTIFY and keeps its call. When 1002
-//! put 1001 on hold before transferring, the PBX re-INVITEs 1001 to resume.
+//! put 1001 on hold before transferring, the PBX re-INVITEs 1001 to resume. When the
+//! caller 1001 is the one who transfers, 2001 takes its place and the record names
+//! 2001 as the caller.
 
 mod support;
 
@@ -12,12 +14,12 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, last_record, register, run_sipp, skip, spawn_sipp, spawn_sipp_with, wait_bound,
-    wait_idle, wait_sipp,
+    Phone, last_record, on_each_backend, register, run_sipp, spawn_sipp, spawn_sipp_with,
+    wait_bound, wait_sipp,
 };
 use std::time::Duration;
-use store::TransferKind;
-use support::pbx::{TestPbx, backends, start_pbx};
+use store::{StoredCallRecord, TransferKind};
+use support::pbx::TestPbx;
 
 fn config() -> pbx::PbxConfig {
     let mut c = pbx::PbxConfig::default();
@@ -26,57 +28,59 @@ fn config() -> pbx::PbxConfig {
 }
 
 /// Registers the three phones, starts 2001 (`target_scenario`) and 1002
-/// (`transferor_scenario`) in the background and runs the caller 1001 in the foreground.
-/// Returns each SIPp outcome (caller, transferor, target).
+/// (`callee_scenario`, or `callee` with its extra SIPp arguments) in the background and
+/// runs the caller 1001 (`caller_scenario`) in the foreground. Every phone must get
+/// through its scenario; returns the call's record.
 async fn transfer_call(
     pbx: &TestPbx,
-    transferor_scenario: &'static str,
+    caller_scenario: &'static str,
+    callee_scenario: &'static str,
+    callee_extra: Vec<String>,
     target_scenario: &'static str,
-) -> [phones::SippOutcome; 3] {
+) -> StoredCallRecord {
+    let backend = pbx.backend;
     let caller = Phone::new("1001");
-    let transferor = Phone::new("1002");
+    let callee = Phone::new("1002");
     let target = Phone::new("2001");
     register(pbx, caller).await;
-    register(pbx, transferor).await;
+    register(pbx, callee).await;
     register(pbx, target).await;
     let addr = pbx.udp;
     let t = tokio::task::spawn_blocking(move || {
         wait_sipp(spawn_sipp(addr, target_scenario, target, target.number))
     });
     let b = tokio::task::spawn_blocking(move || {
-        wait_sipp(spawn_sipp(
+        wait_sipp(spawn_sipp_with(
             addr,
-            transferor_scenario,
-            transferor,
-            transferor.number,
+            callee_scenario,
+            callee,
+            callee.number,
+            &callee_extra,
         ))
     });
     // Let both SIPp processes bind their ports before the INVITEs come.
     wait_bound(target).await;
-    wait_bound(transferor).await;
-    let a = run_sipp(pbx.udp, "calls/caller_answered.xml", caller, "1002").await;
-    let b = b.await.expect("transferor task");
+    wait_bound(callee).await;
+    let a = run_sipp(pbx.udp, caller_scenario, caller, "1002").await;
+    let b = b.await.expect("callee task");
     let t = t.await.expect("target task");
-    [a, b, t]
+    assert!(b.ok, "{backend:?}: callee 1002: {}", b.report);
+    assert!(t.ok, "{backend:?}: target 2001: {}", t.report);
+    assert!(a.ok, "{backend:?}: caller 1001: {}", a.report);
+    last_record(pbx).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blind_transfer_connects_the_caller_to_the_target_and_records_it() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let [a, b, t] = transfer_call(
-            &pbx,
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let r = transfer_call(
+            pbx,
+            "calls/caller_answered.xml",
             "calls/transfer/transferor_refers.xml",
+            Vec::new(),
             "calls/callee_answers.xml",
         )
         .await;
-        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
-        assert!(t.ok, "{backend:?}: target: {}", t.report);
-        assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert_eq!(r.caller_extension.as_deref(), Some("1001"));
         assert_eq!(r.callee_extension.as_deref(), Some("2001"), "{r:?}");
@@ -88,74 +92,43 @@ async fn blind_transfer_connects_the_caller_to_the_target_and_records_it() {
         assert_eq!(step.kind, TransferKind::Blind);
         assert_eq!(step.by, "1002");
         assert_eq!(step.to, "2001");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_target_is_notified_and_the_original_call_stays() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let [a, b, t] = transfer_call(
-            &pbx,
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let r = transfer_call(
+            pbx,
+            "calls/caller_answered.xml",
             "calls/transfer/transferor_refused.xml",
+            Vec::new(),
             "calls/callee_busy.xml",
         )
         .await;
-        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
-        assert!(t.ok, "{backend:?}: target: {}", t.report);
-        assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        let r = last_record(&pbx).await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
         assert!(r.transfer_chain.is_empty(), "{r:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transferee_left_on_hold_is_resumed_after_a_blind_transfer() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
-        let addr = pbx.udp;
-        let caller = Phone::new("1001");
-        let transferor = Phone::new("1002");
-        let target = Phone::new("2001");
-        register(&pbx, caller).await;
-        register(&pbx, transferor).await;
-        register(&pbx, target).await;
-        let t = tokio::task::spawn_blocking(move || {
-            wait_sipp(spawn_sipp(addr, "calls/callee_answers.xml", target, "2001"))
-        });
-        // The transferor holds the caller (sendonly), then REFERs it to 2001.
-        let refer_to = format!("sip:2001@{addr}");
-        let b = tokio::task::spawn_blocking(move || {
-            wait_sipp(spawn_sipp_with(
-                addr,
-                "calls/attended/transferor.xml",
-                transferor,
-                "1002",
-                &["-key".to_string(), "refer_to".to_string(), refer_to],
-            ))
-        });
-        wait_bound(target).await;
-        wait_bound(transferor).await;
-        // The caller checks the resume re-INVITE is sendrecv, and only then sends RTP.
-        let a = run_sipp(addr, "calls/attended/transferee.xml", caller, "1002").await;
-        let b = b.await.expect("transferor task");
-        let t = t.await.expect("target task");
-        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
-        assert!(t.ok, "{backend:?}: target: {}", t.report);
-        assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        let r = last_record(&pbx).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        // The transferor holds the caller (sendonly), then REFERs it to 2001; the caller
+        // checks the resume re-INVITE is sendrecv, and only then sends RTP.
+        let refer_to = format!("sip:2001@{}", pbx.udp);
+        let r = transfer_call(
+            pbx,
+            "calls/attended/transferee.xml",
+            "calls/attended/transferor.xml",
+            vec!["-key".to_string(), "refer_to".to_string(), refer_to],
+            "calls/callee_answers.xml",
+        )
+        .await;
         assert_eq!(r.callee_extension.as_deref(), Some("2001"), "{r:?}");
         assert_eq!(r.transfer_chain.len(), 1, "{r:?}");
         assert_eq!(r.transfer_chain[0].kind, TransferKind::Blind);
@@ -164,7 +137,33 @@ async fn a_transferee_left_on_hold_is_resumed_after_a_blind_transfer() {
             caller_rtp > 20,
             "{backend:?}: caller RTP after resume: {r:?}"
         );
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_transfers_is_replaced_by_the_target_in_the_record() {
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let r = transfer_call(
+            pbx,
+            "calls/transfer/caller_refers.xml",
+            "calls/transfer/transferee_hangs_up.xml",
+            Vec::new(),
+            "calls/callee_answers.xml",
+        )
+        .await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        // The parties that remained: 2001 (the target, now on the caller's side) and 1002.
+        assert_eq!(r.caller_extension.as_deref(), Some("2001"), "{r:?}");
+        assert_eq!(r.caller_number, "2001", "{r:?}");
+        assert_eq!(r.caller_site.as_deref(), Some("fjuk"), "{r:?}");
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+        assert_eq!(r.sip_reason.as_deref(), Some("callee hung up"), "{r:?}");
+        assert_eq!(r.transfer_chain.len(), 1, "{r:?}");
+        let step = &r.transfer_chain[0];
+        assert_eq!(step.kind, TransferKind::Blind);
+        assert_eq!(step.by, "1001");
+        assert_eq!(step.to, "2001");
+    })
+    .await;
 }

@@ -139,15 +139,15 @@ impl Calls {
 
     /// A transfer or a Replaces put a new dialog on leg `leg` of call `id`: the old
     /// dialog no longer reaches the call (a late BYE from the transferor gets 481,
-    /// §12.2.2, instead of hanging up the new party) and the new one does. `callee` is
-    /// the new called party, if it changed.
+    /// §12.2.2, instead of hanging up the new party) and the new one does. `party` is
+    /// who is on `leg` now (the caller on A, the callee on B), if that changed.
     pub(crate) fn rebind(
         &self,
         id: u64,
         old: &(String, String),
         new: (String, String),
         leg: LegId,
-        callee: Option<String>,
+        party: Option<String>,
     ) {
         let mut r = self.lock();
         r.by_dialog.remove(old);
@@ -157,8 +157,11 @@ impl Calls {
             if !e.dialogs.contains(&new) {
                 e.dialogs.push(new);
             }
-            if let Some(c) = callee {
-                e.info.callee = c;
+            if let Some(p) = party {
+                match leg {
+                    LegId::A => e.info.caller = p,
+                    LegId::B => e.info.callee = p,
+                }
             }
         }
     }

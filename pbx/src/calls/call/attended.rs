@@ -154,8 +154,10 @@ impl Call {
         }
         self.media.adopt(by, party.sdp);
         if let Some(old) = old_key {
-            let callee = (by == LegId::B).then(|| party.number.clone());
-            self.ctx.calls.rebind(self.id, &old, new_key, by, callee);
+            let now_on_leg = Some(party.number.clone());
+            self.ctx
+                .calls
+                .rebind(self.id, &old, new_key, by, now_on_leg);
         }
         self.transfers.push(store::TransferStep {
             at: chrono::Utc::now(),

@@ -455,9 +455,11 @@ impl Call {
             LegId::A => self.a = Some(new_side),
             LegId::B => self.b = Some(new_side),
         }
-        let callee = (by == LegId::B).then(|| target.number.clone());
         if let Some(old) = old_key {
-            self.ctx.calls.rebind(self.id, &old, new_key, by, callee);
+            let now_on_leg = Some(target.number.clone());
+            self.ctx
+                .calls
+                .rebind(self.id, &old, new_key, by, now_on_leg);
         }
         self.transfers.push(store::TransferStep {
             at: chrono::Utc::now(),
@@ -507,15 +509,15 @@ impl Call {
         });
     }
 
-    /// Leg `by` now reaches `number`: the names on our requests and, when the callee
-    /// changed, the record's callee follow (the transfer chain keeps who it was before).
+    /// Leg `by` now reaches `number`: the names on our requests and the record's party on
+    /// that side (caller on A, callee on B) follow, so the record names who remains in the
+    /// call; the transfer chain keeps who it was before.
     pub(super) async fn party_changed(&mut self, by: LegId, number: &str) {
         let uri = sip_uri(number, &self.a_local.ip().to_string());
-        if by == LegId::A {
-            self.b_from = NameAddr::new(uri);
-            return;
+        match by {
+            LegId::A => self.b_from = NameAddr::new(uri),
+            LegId::B => self.b_to = NameAddr::new(uri),
         }
-        self.b_to = NameAddr::new(uri);
         let snap = self.ctx.directory.snapshot();
         let party = match snap.extension(number) {
             Some(now) => store::CallParty {
@@ -531,10 +533,15 @@ impl Call {
                 department: None,
             },
         };
-        if let Some(id) = self.recorder.record
-            && let Err(e) = self.ctx.store.set_call_callee(id, &party).await
-        {
-            tracing::error!(call = self.id, error = %e, "new callee not recorded");
+        let Some(id) = self.recorder.record else {
+            return;
+        };
+        let written = match by {
+            LegId::A => self.ctx.store.set_call_caller(id, &party).await,
+            LegId::B => self.ctx.store.set_call_callee(id, &party).await,
+        };
+        if let Err(e) = written {
+            tracing::error!(call = self.id, error = %e, ?by, "new party not recorded");
         }
     }
 
