@@ -4,7 +4,9 @@
 //! answers the new device, BYEs the desk phone, and the call goes on (RTP from the new
 //! device reaches the call's relay) until the new device hangs up. A Replaces naming no
 //! dialog gets 481, one from another extension 403 (RFC 3891 §6), one with `early-only`
-//! for a confirmed dialog 486; the call is untouched by the refusals.
+//! for a confirmed dialog 486; the call is untouched by the refusals. A new device that
+//! never ACKs our 200 is treated like a caller that never ACKs: when the ACK wait runs
+//! out, both remaining dialogs get a BYE.
 
 mod support;
 
@@ -13,31 +15,56 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, last_record, register, run_sipp, skip, spawn_sipp_with, wait_bound, wait_idle, wait_sipp,
+    Phone, SippOutcome, last_record, logged_dialog, register, run_sipp, skip, spawn_sipp_with,
+    wait_bound, wait_idle, wait_sipp,
 };
-use std::path::Path;
 use std::time::{Duration, Instant};
-use support::pbx::{Backend, backends, start_pbx};
+use support::pbx::{Backend, TestPbx, backends, start_pbx};
 
-/// The dialog the desk phone's SIPp logged: (Call-ID, PBX's tag, its own tag).
-async fn logged_dialog(dir: &Path) -> (String, String, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = std::fs::read_dir(dir)
-            .expect("sipp dir")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"));
-        for entry in logs {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.starts_with("DIALOG ")) {
-                let parts: Vec<&str> = line.split_whitespace().collect();
-                assert_eq!(parts.len(), 4, "log line {line:?}");
-                return (parts[1].into(), parts[2].into(), parts[3].into());
-            }
-        }
-        assert!(Instant::now() < deadline, "the desk phone got no call");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// 1001 (`caller_scenario`) calls 1002's desk phone; once the call is answered,
+/// `phone` runs `scenario` with a Replaces naming the desk phone's dialog (followed by
+/// `extra_params`). Returns the SIPp outcomes of (`phone`, the caller, the desk phone).
+async fn take_over(
+    pbx: &TestPbx,
+    caller_scenario: &'static str,
+    phone: Phone,
+    scenario: &'static str,
+    extra_params: &str,
+) -> [SippOutcome; 3] {
+    let addr = pbx.udp;
+    let caller = Phone::new("1001");
+    let desk = Phone::new("1002");
+    register(pbx, caller).await;
+    register(pbx, desk).await;
+    let desk_sipp = spawn_sipp_with(
+        addr,
+        "calls/replaces/desk_phone.xml",
+        desk,
+        "1002",
+        &["-trace_logs".to_string()],
+    );
+    let desk_dir = desk_sipp.dir().to_path_buf();
+    let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
+    wait_bound(desk).await;
+    let caller_run = tokio::spawn(run_sipp(addr, caller_scenario, caller, "1002"));
+    let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir, "DIALOG ").await;
+    // Let the call be answered before it is taken over.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // As the desk phone sees its dialog: to-tag is the PBX's, from-tag its own.
+    let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}{extra_params}");
+    let other = tokio::task::spawn_blocking(move || {
+        wait_sipp(spawn_sipp_with(
+            addr,
+            scenario,
+            phone,
+            "1001",
+            &["-key".to_string(), "replaces".to_string(), replaces],
+        ))
+    });
+    let s = other.await.expect("other device task");
+    let a = caller_run.await.expect("caller task");
+    let d = desk_run.await.expect("desk task");
+    [s, a, d]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,45 +74,14 @@ async fn another_device_takes_over_the_call_with_replaces() {
     }
     for backend in backends() {
         let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
-        let addr = pbx.udp;
-        let caller = Phone::new("1001");
-        let desk = Phone::new("1002");
-        let softphone = Phone::new("1002");
-        register(&pbx, caller).await;
-        register(&pbx, desk).await;
-        let desk_sipp = spawn_sipp_with(
-            addr,
-            "calls/replaces/desk_phone.xml",
-            desk,
-            "1002",
-            &["-trace_logs".to_string()],
-        );
-        let desk_dir = desk_sipp.dir().to_path_buf();
-        let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
-        wait_bound(desk).await;
-        let caller_run = tokio::spawn(run_sipp(
-            addr,
+        let [s, a, d] = take_over(
+            &pbx,
             "calls/replaces/caller_stays.xml",
-            caller,
-            "1002",
-        ));
-        let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir).await;
-        // Let the call be answered before it is taken over.
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        // As the desk phone sees its dialog: to-tag is the PBX's, from-tag its own.
-        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}");
-        let other = tokio::task::spawn_blocking(move || {
-            wait_sipp(spawn_sipp_with(
-                addr,
-                "calls/replaces/other_device.xml",
-                softphone,
-                "1001",
-                &["-key".to_string(), "replaces".to_string(), replaces],
-            ))
-        });
-        let s = other.await.expect("other device task");
-        let a = caller_run.await.expect("caller task");
-        let d = desk_run.await.expect("desk task");
+            Phone::new("1002"),
+            "calls/replaces/other_device.xml",
+            "",
+        )
+        .await;
         assert!(s.ok, "{backend:?}: other device: {}", s.report);
         assert!(a.ok, "{backend:?}: caller: {}", a.report);
         assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
@@ -100,6 +96,47 @@ async fn another_device_takes_over_the_call_with_replaces() {
             r.callee_leg.as_ref().is_some_and(|l| l.packets > 20),
             "{r:?}"
         );
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacing_device_that_never_acks_is_hung_up_when_the_ack_wait_runs_out() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let mut config = pbx::PbxConfig::default();
+        config.calls.ack_timeout = Duration::from_secs(3);
+        let pbx = start_pbx(backend, config).await;
+        let started = Instant::now();
+        // The new device gets our 200 retransmitted, then a BYE; so does the caller, who
+        // would otherwise stay in a call with nobody (the desk phone was BYEd already).
+        let [s, a, d] = take_over(
+            &pbx,
+            "calls/replaces/caller_stays.xml",
+            Phone::new("1002"),
+            "calls/replaces/other_device_no_ack.xml",
+            "",
+        )
+        .await;
+        assert!(s.ok, "{backend:?}: other device: {}", s.report);
+        assert!(a.ok, "{backend:?}: caller: {}", a.report);
+        assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
+        assert!(
+            started.elapsed() >= Duration::from_secs(3),
+            "the BYEs came after the ACK wait"
+        );
+        let r = last_record(&pbx).await;
+        // The call was talked on before the takeover: still an answered call.
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(
+            r.sip_reason.as_deref(),
+            Some("no ACK from the replacing device"),
+            "{r:?}"
+        );
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
         wait_idle(&pbx).await;
         pbx.finish().await;
     }
@@ -147,38 +184,14 @@ async fn refused_replaces(
     extra_params: &str,
 ) {
     let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
-    let addr = pbx.udp;
-    let caller = Phone::new("1001");
-    let desk = Phone::new("1002");
-    register(&pbx, caller).await;
-    register(&pbx, desk).await;
-    let desk_sipp = spawn_sipp_with(
-        addr,
-        "calls/replaces/desk_phone.xml",
-        desk,
-        "1002",
-        &["-trace_logs".to_string()],
-    );
-    let desk_dir = desk_sipp.dir().to_path_buf();
-    let desk_run = tokio::task::spawn_blocking(move || wait_sipp(desk_sipp));
-    wait_bound(desk).await;
-    let caller_run = tokio::spawn(run_sipp(addr, "calls/caller_answered.xml", caller, "1002"));
-    let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}{extra_params}");
-    let out = tokio::task::spawn_blocking(move || {
-        wait_sipp(spawn_sipp_with(
-            addr,
-            scenario,
-            phone,
-            "1001",
-            &["-key".to_string(), "replaces".to_string(), replaces],
-        ))
-    })
-    .await
-    .expect("replacing phone task");
-    let a = caller_run.await.expect("caller task");
-    let d = desk_run.await.expect("desk task");
+    let [out, a, d] = take_over(
+        &pbx,
+        "calls/caller_answered.xml",
+        phone,
+        scenario,
+        extra_params,
+    )
+    .await;
     assert!(out.ok, "{backend:?}: replacing phone: {}", out.report);
     assert!(a.ok, "{backend:?}: caller: {}", a.report);
     assert!(d.ok, "{backend:?}: desk phone: {}", d.report);

@@ -125,10 +125,14 @@ impl CallRecorder {
         }
         self.done = true;
         let ended_at = Utc::now();
-        let talk_seconds = self
-            .answered_at
-            .map(|a| (ended_at - a).num_seconds().clamp(0, i64::from(u32::MAX)) as u32)
-            .unwrap_or(0);
+        // Talk time belongs to calls that were talked on: a callee that answered a caller
+        // who never confirmed (no ACK) gives a failed call with its answer time but no talk.
+        let talk_seconds = match self.answered_at {
+            Some(a) if end.disposition == CallDisposition::Answered => {
+                (ended_at - a).num_seconds().clamp(0, i64::from(u32::MAX)) as u32
+            }
+            _ => 0,
+        };
         let done = CallCompletion {
             answered_at: self.answered_at,
             ended_at,

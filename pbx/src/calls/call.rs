@@ -70,6 +70,21 @@ pub(crate) enum CallEvent {
     Replace(Box<ReplaceRequest>),
 }
 
+/// A 2xx that created a dialog, waiting for its ACK (RFC 3261 §13.3.1.4: without the ACK
+/// the session ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AwaitedAck {
+    /// Our answer to the caller's INVITE: without its ACK the call never got going.
+    Caller,
+    /// Our answer to an INVITE with Replaces that took a leg of the answered call over.
+    Replacement,
+}
+
+/// Why a call whose caller never ACKed our 200 ended (the record's reason).
+const NO_ACK_FROM_CALLER: &str = "no ACK: the callee answered, the caller never confirmed";
+/// Why a call ended whose new device (INVITE with Replaces) never ACKed our 200.
+const NO_ACK_FROM_REPLACEMENT: &str = "no ACK from the replacing device";
+
 /// One INVITE of the B leg to one registered contact.
 #[derive(Debug)]
 struct Fork {
@@ -155,6 +170,8 @@ struct Call {
     next_pending: u64,
     /// 2xx retransmission tasks by leg and CSeq, stopped by the ACK.
     retransmits: HashMap<(LegId, u32), AbortHandle>,
+    /// Dialog-creating 2xx answers by leg and CSeq, until their ACK.
+    dialog_acks: HashMap<(LegId, u32), AwaitedAck>,
     /// The answer status and reason the callee gave (for the record).
     answer_status: Option<(u16, String)>,
     /// Calls the transfer steps taken so far.
@@ -224,6 +241,7 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         reinvite_acks: HashMap::new(),
         next_pending: 0,
         retransmits: HashMap::new(),
+        dialog_acks: HashMap::new(),
         answer_status: None,
         transfers: Vec::new(),
         transfer: None,
@@ -649,6 +667,8 @@ impl Call {
         self.respond_a(ok.clone());
         let cseq = self.a_req.headers.cseq().map(|c| c.seq).unwrap_or(0);
         self.retransmit_2xx(LegId::A, self.a_tx, cseq, ok);
+        self.dialog_acks
+            .insert((LegId::A, cseq), AwaitedAck::Caller);
         self.a = Some(Side {
             dialog: a_dialog,
             dest: Destination::reply_to(&self.a_flow),
@@ -759,10 +779,11 @@ impl Call {
                             }
                         }
                         CallEvent::Ack { leg, ack } => {
-                            if let Some(c) = ack.headers.cseq()
-                                && let Some(t) = self.retransmits.remove(&(leg, c.seq))
-                            {
-                                t.abort();
+                            if let Some(c) = ack.headers.cseq() {
+                                self.dialog_acks.remove(&(leg, c.seq));
+                                if let Some(t) = self.retransmits.remove(&(leg, c.seq)) {
+                                    t.abort();
+                                }
                             }
                             if let Some(side) = self.side_mut(leg) {
                                 let _ = side.dialog.on_request_received(&ack);
@@ -775,11 +796,22 @@ impl Call {
                         }
                         CallEvent::AckTimeout { leg, cseq } => {
                             self.retransmits.remove(&(leg, cseq));
-                            let initial = leg == LegId::A
-                                && self.a_req.headers.cseq().is_some_and(|c| c.seq == cseq);
-                            if initial {
-                                tracing::info!(call = self.id, "no ACK from the caller: ending the call");
-                                return self.hang_up_both("no ACK").await;
+                            match self.dialog_acks.remove(&(leg, cseq)) {
+                                Some(AwaitedAck::Caller) => {
+                                    tracing::info!(call = self.id, "no ACK from the caller: ending the call");
+                                    self.bye(LegId::A).await;
+                                    self.bye(LegId::B).await;
+                                    // The caller never confirmed the answer: no conversation
+                                    // took place, so the record is a failed call (not billed),
+                                    // with 408 as for any SIP transaction that timed out.
+                                    return Self::end(CallDisposition::Failed, 408, NO_ACK_FROM_CALLER);
+                                }
+                                Some(AwaitedAck::Replacement) => {
+                                    tracing::info!(call = self.id, ?leg, "no ACK from the replacing device: ending the call");
+                                    return self.hang_up_both(NO_ACK_FROM_REPLACEMENT).await;
+                                }
+                                // A re-INVITE's 2xx: the dialog stays as it was.
+                                None => {}
                             }
                         }
                         CallEvent::Fork { index, event, sent } => {
