@@ -18,6 +18,7 @@
 //! [calls]
 //! ring_timeout_secs = 60
 //! max_call_duration_secs = 14400
+//! ack_timeout_secs = 32            # how long our 200 waits for the caller's ACK (1–300)
 //! [[dial_plan.did_mappings]]       # DID range → extensions, tried in order
 //! first = "63869000"
 //! last = "63869399"
@@ -85,7 +86,15 @@ pub struct LockoutSection {
 pub struct CallsSection {
     pub ring_timeout_secs: Option<u64>,
     pub max_call_duration_secs: Option<u64>,
+    /// How long our 2xx to an INVITE is retransmitted waiting for the ACK before the call
+    /// is ended (RFC 3261 §13.3.1.4's 64*T1 is 32 s).
+    pub ack_timeout_secs: Option<u64>,
 }
+
+/// The range `calls.ack_timeout_secs` accepts: at least one retransmission interval, and
+/// short enough that a phone that never ACKs does not hold a call (and a trunk channel)
+/// for long.
+const ACK_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=300;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +212,15 @@ impl Settings {
         if let Some(v) = self.calls.max_call_duration_secs {
             c.calls.max_call_duration = Duration::from_secs(v);
         }
+        if let Some(v) = self.calls.ack_timeout_secs {
+            anyhow::ensure!(
+                ACK_TIMEOUT_SECS.contains(&v),
+                "calls.ack_timeout_secs: {v} is outside {}–{} seconds (RFC 3261's 64*T1 is 32)",
+                ACK_TIMEOUT_SECS.start(),
+                ACK_TIMEOUT_SECS.end()
+            );
+            c.calls.ack_timeout = Duration::from_secs(v);
+        }
         self.dial_plan.apply(&mut c)?;
         // The PBX itself would fall back to a lenient plan (emergency calls must route);
         // at start a mistake is better stopped and named.
@@ -227,4 +245,47 @@ pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     f.write_all(content.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml_text: &str) -> Settings {
+        match toml::from_str(toml_text) {
+            Ok(s) => s,
+            Err(e) => panic!("test TOML {toml_text:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn ack_timeout_comes_from_the_calls_section() {
+        let c = settings("[calls]\nack_timeout_secs = 8\n")
+            .pbx_config()
+            .expect("valid");
+        assert_eq!(c.calls.ack_timeout, Duration::from_secs(8));
+    }
+
+    #[test]
+    fn ack_timeout_defaults_to_64_t1_when_not_set() {
+        let c = settings("").pbx_config().expect("valid");
+        assert_eq!(c.calls.ack_timeout, Duration::from_secs(32));
+    }
+
+    #[test]
+    fn ack_timeout_outside_its_range_is_refused_naming_the_key() {
+        for bad in ["0", "301"] {
+            let text = format!("[calls]\nack_timeout_secs = {bad}\n");
+            let err = settings(&text)
+                .pbx_config()
+                .expect_err("out of range")
+                .to_string();
+            assert!(err.contains("calls.ack_timeout_secs"), "{bad}: {err}");
+        }
+        assert!(
+            settings("[calls]\nack_timeout_secs = 300\n")
+                .pbx_config()
+                .is_ok()
+        );
+    }
 }
