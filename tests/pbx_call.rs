@@ -19,6 +19,26 @@ fn config() -> pbx::PbxConfig {
     c
 }
 
+/// 1001 runs `caller_scenario` dialling `callee`, whose phone is registered and runs
+/// `callee_scenario`; both must get through. The call's record.
+async fn call_registered(
+    pbx: &TestPbx,
+    callee: &'static str,
+    caller_scenario: &'static str,
+    callee_scenario: &'static str,
+) -> store::StoredCallRecord {
+    let phone = Phone::new(callee);
+    register(pbx, phone).await;
+    completed_call(
+        pbx,
+        Phone::new("1001"),
+        caller_scenario,
+        Some((phone, callee_scenario)),
+        callee,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_call_carries_rtp_both_ways_and_is_recorded() {
     on_each_backend(config, async |pbx: &TestPbx| {
@@ -78,14 +98,11 @@ async fn answered_call_carries_rtp_both_ways_and_is_recorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_callee_gives_486_and_a_busy_record() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let callee = Phone::new("2001");
-        register(pbx, callee).await;
-        let r = completed_call(
+        let r = call_registered(
             pbx,
-            Phone::new("1001"),
-            "calls/caller_busy.xml",
-            Some((callee, "calls/callee_busy.xml")),
             "2001",
+            "calls/caller_busy.xml",
+            "calls/callee_busy.xml",
         )
         .await;
         assert_eq!(r.disposition, Some(CallDisposition::Busy), "{r:?}");
@@ -103,6 +120,7 @@ async fn unanswered_call_times_out_with_480() {
     on_each_backend(config, async |pbx: &TestPbx| {
         let callee = Phone::new("1002");
         register(pbx, callee).await;
+        // Timed from the INVITE on (not the registration): the ring timeout is 2 s.
         let started = Instant::now();
         let r = completed_call(
             pbx,
@@ -122,14 +140,11 @@ async fn unanswered_call_times_out_with_480() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_cancel_cancels_the_callee_and_is_recorded() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let callee = Phone::new("1002");
-        register(pbx, callee).await;
-        let r = completed_call(
+        let r = call_registered(
             pbx,
-            Phone::new("1001"),
-            "calls/caller_cancel.xml",
-            Some((callee, "calls/callee_rings.xml")),
             "1002",
+            "calls/caller_cancel.xml",
+            "calls/callee_rings.xml",
         )
         .await;
         assert_eq!(r.disposition, Some(CallDisposition::Cancelled), "{r:?}");
@@ -202,14 +217,11 @@ async fn outbound_and_emergency_calls_go_through_the_trunk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_and_resume_pass_through_with_their_directions() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let callee = Phone::new("1002");
-        register(pbx, callee).await;
-        let r = completed_call(
+        let r = call_registered(
             pbx,
-            Phone::new("1001"),
-            "calls/caller_hold.xml",
-            Some((callee, "calls/callee_held.xml")),
             "1002",
+            "calls/caller_hold.xml",
+            "calls/callee_held.xml",
         )
         .await;
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
