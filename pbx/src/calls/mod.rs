@@ -8,7 +8,10 @@
 //! gives the caller 480, busy everywhere 486. Once answered, re-INVITE/UPDATE (hold and
 //! resume), INFO and other in-dialog requests are relayed with SDP rewritten; a BYE
 //! from either side ends both. We ACK the callee's 2xx ourselves and retransmit our 2xx
-//! to the caller until its ACK (§13.3.1.4: the transaction layer leaves that to the TU).
+//! to the caller until its ACK (§13.3.1.4: the transaction layer leaves that to the TU);
+//! without it, once `calls.ack_timeout` runs out, both sides get a BYE and the record is a
+//! failed call (the callee answered, the caller never confirmed). A device that took a
+//! leg over with Replaces and never ACKs ends the call the same way.
 //! A caller without SDP (late offer) gets the callee's offer and answers in its ACK.
 //! Transfers: blind (REFER), attended (REFER with Replaces, resolved against our own
 //! calls and spliced between two call tasks) and INVITE with Replaces (another device of
