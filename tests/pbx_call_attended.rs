@@ -16,8 +16,8 @@ mod phones;
 
 use billing::CallDisposition;
 use phones::{
-    Phone, SippOutcome, logged_dialog, register, run_sipp, skip, spawn_sipp, spawn_sipp_with,
-    wait_bound, wait_idle, wait_sipp,
+    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, skip, spawn_sipp,
+    spawn_sipp_with, wait_bound, wait_idle, wait_sipp,
 };
 use std::time::{Duration, Instant};
 use store::{CallFilter, StoredCallRecord, TransferKind};
@@ -64,25 +64,30 @@ async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
     }
 }
 
+/// The four phones of an attended transfer, the caller, 1002's desk phone and 2001
+/// registered: (caller 1001, desk 1002, second line 1002, target 2001). The second line
+/// shares the desk phone's registration (it only calls out).
+async fn four_phones(pbx: &TestPbx) -> (Phone, Phone, Phone, Phone) {
+    let caller = Phone::new("1001");
+    let desk = Phone::new("1002");
+    let second_line = Phone::new("1002");
+    let target = Phone::new("2001");
+    register(pbx, caller).await;
+    register(pbx, desk).await;
+    register(pbx, target).await;
+    (caller, desk, second_line, target)
+}
+
 fn blocking(s: phones::Sipp) -> tokio::task::JoinHandle<SippOutcome> {
     tokio::task::spawn_blocking(move || wait_sipp(s))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
         let addr = pbx.udp;
-        let caller = Phone::new("1001");
-        let desk = Phone::new("1002");
-        let second_line = Phone::new("1002");
-        let target = Phone::new("2001");
-        register(&pbx, caller).await;
-        register(&pbx, desk).await;
-        register(&pbx, target).await;
+        let (caller, desk, second_line, target) = four_phones(pbx).await;
 
         let target_run = blocking(spawn_sipp(
             addr,
@@ -120,7 +125,7 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
         assert!(c.ok, "{backend:?}: target: {}", c.report);
         assert!(a.ok, "{backend:?}: transferee: {}", a.report);
 
-        let recs = records(&pbx, 2).await;
+        let recs = records(pbx, 2).await;
         assert_eq!(recs.len(), 2, "{recs:?}");
         let first = recs
             .iter()
@@ -168,26 +173,16 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
         assert_eq!(step.kind, TransferKind::Attended);
         assert_eq!((step.by.as_str(), step.to.as_str()), ("1002", "1001"));
         assert!(consultation.ended_at <= first.ended_at);
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_into_it() {
-    if skip() {
-        return;
-    }
-    for backend in backends() {
-        let pbx = start_pbx(backend, config()).await;
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
         let addr = pbx.udp;
-        let caller = Phone::new("1001");
-        let desk = Phone::new("1002");
-        let second_line = Phone::new("1002");
-        let target = Phone::new("2001");
-        register(&pbx, caller).await;
-        register(&pbx, desk).await;
-        register(&pbx, target).await;
+        let (caller, desk, second_line, target) = four_phones(pbx).await;
         let target_run = blocking(spawn_sipp(addr, "calls/callee_answers.xml", target, "2001"));
         wait_bound(target).await;
         let desk_sipp = spawn_sipp_with(
@@ -227,7 +222,7 @@ async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_in
         assert!(c.ok, "{backend:?}: target: {}", c.report);
         assert!(a.ok, "{backend:?}: caller: {}", a.report);
 
-        let recs = records(&pbx, 2).await;
+        let recs = records(pbx, 2).await;
         // Told apart by callee: the consultation call's caller is no longer 1002.
         let first = recs
             .iter()
@@ -271,9 +266,8 @@ async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_in
         // 1001 sent RTP only once moved: it reached the consultation call's relay.
         let moved_rtp = consultation.caller_leg.as_ref().map_or(0, |l| l.packets);
         assert!(moved_rtp > 20, "{backend:?}: {consultation:?}");
-        wait_idle(&pbx).await;
-        pbx.finish().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
