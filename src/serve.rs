@@ -55,6 +55,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         port_max: args.rtp_ports.1,
         ..RelayConfig::default()
     };
+    raise_open_file_limit(&relay);
     let driver = DriverConfig {
         udp: args.sip_listen.clone(),
         tcp: args.sip_listen.clone(),
@@ -114,6 +115,42 @@ fn media_bind_address(sip: &[SocketAddr]) -> IpAddr {
         Some(a) if !a.ip().is_unspecified() => a.ip(),
         Some(a) if a.is_ipv6() => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// Raises the soft open-file limit to the hard one, as every call with media holds four
+/// relay sockets: under the common soft limit of 1024 calls would be refused with 503
+/// from about the 250th on. Warns when the limit still leaves room for fewer calls than
+/// the RTP port range could carry.
+fn raise_open_file_limit(relay: &RelayConfig) {
+    use sip_core::rtp_relay::SOCKETS_PER_SESSION;
+    // Descriptors kept for everything but the relay: store, SIP, the UI's connections.
+    const RESERVED: u64 = 256;
+    let limit = match sip_core::rtp_relay::raise_open_file_limit() {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            return;
+        }
+    };
+    if limit.now > limit.before {
+        tracing::info!(
+            from = limit.before,
+            to = limit.now,
+            "open-file limit raised"
+        );
+    }
+    // A session takes two RTP/RTCP port pairs: four ports, as many as its sockets.
+    let ports = u64::from(relay.port_max.saturating_sub(relay.port_min)) + 1;
+    let port_calls = ports / SOCKETS_PER_SESSION;
+    let fd_calls = limit.sessions(RESERVED);
+    if fd_calls < port_calls {
+        tracing::warn!(
+            open_file_limit = limit.now,
+            calls = fd_calls,
+            rtp_port_range_calls = port_calls,
+            "the open-file limit leaves room for fewer calls with media than the RTP port range; raise the hard limit (LimitNOFILE= in a systemd unit)"
+        );
     }
 }
 

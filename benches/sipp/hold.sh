@@ -89,6 +89,15 @@ trap 'exit 130' INT TERM
 stat_ticks() { # user+system ticks of one process (fields 14 and 15 of /proc/PID/stat)
   if [ -r "/proc/$1/stat" ]; then sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; else echo 0; fi
 }
+# Datagrams the kernel dropped because a socket's receive buffer was full (the last
+# column of /proc/net/udp), over the sockets one process holds or one local port.
+udp_drops_of_pid() {
+  find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname "socket:*" -printf "%l\n" 2>/dev/null |
+    tr -dc "0-9\n" | awk 'NR == FNR { mine[$1] = 1; next } FNR > 1 && ($10 in mine) { d += $NF } END { print d + 0 }' - /proc/net/udp
+}
+udp_drops_of_port() {
+  awk -v p="$(printf ":%04X" "$1")" 'FNR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp
+}
 open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 wait_udp() { for _ in $(seq 1 100); do udp_bound "$1" && return 0; sleep 0.1; done; return 1; }
 sipp_count() { # "Successful call" / "Failed call" total from a SIPp final screen
@@ -176,6 +185,7 @@ while running; do
   if [ -n "$cpu_plateau_from" ] && [ -z "$cpu_plateau_to" ] && [ "$elapsed" -ge "$plateau_to" ]; then
     cpu_plateau_to=$(stat_ticks "$server") t_plateau_to=$(date +%s.%N) sessions_plateau_to=$sessions
     load_at_plateau=$(cut -d' ' -f1-3 /proc/loadavg)
+    relay_drops=$(udp_drops_of_pid "$server")
   fi
   [ $((elapsed % 10)) -eq 0 ] && echo "t=${elapsed}s relay sessions=$sessions"
 done
@@ -185,6 +195,7 @@ cpu_end=$(stat_ticks "$server")
 t_end=$(date +%s.%N)
 rss_peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+echo_drops=$(udp_drops_of_port "$ECHO_PORT")
 kill "$callee" 2>/dev/null || true
 kill "$server"
 wait "$server" 2>/dev/null || true
@@ -212,6 +223,7 @@ read -r records answered call_seconds packets lost full_records full_packets ful
       ($f | length), ($f | map(pk(.caller_leg).packets + pk(.callee_leg).packets) | add // 0),
       ($f | map(pk(.caller_leg).lost + pk(.callee_leg).lost) | add // 0),
       ($f | map(.talk_seconds) | add // 0) ] | @tsv' "$work/calls.json")
+read -r caller_lost callee_lost < <(jq -r '[ (map(.caller_leg.lost // 0) | add // 0), (map(.callee_leg.lost // 0) | add // 0) ] | @tsv' "$work/calls.json")
 # The mean rate at which the relay received packets while every call was up: each
 # answered call's packets over its talk time, summed.
 packet_rate=$(jq -r '[ .[] | select(.answered_at != null and .talk_seconds > 0)
@@ -228,6 +240,7 @@ total_ticks=$((cpu_end - cpu_start))
   echo "call records: $records, answered $answered, talk ${call_seconds} call-s; full-rate by measured rate: $full_records"
   echo "peak concurrent relay sessions: $peak_sessions; server peak RSS: $((rss_peak_kb / 1024)) MiB"
   echo "relay received (and forwarded): $packets packets, lost $lost (full-rate calls: $full_packets packets, lost $full_lost, ${full_seconds} call-s)"
+  echo "loss by side: from callers $caller_lost, from the callee's echo $callee_lost; receive-buffer drops: server sockets ${relay_drops:-n/a} (at plateau end), SIPp echo socket $echo_drops"
   echo "whole run (${wall} s): server CPU $(secs "$total_ticks") s = $(us "$total_ticks" "$call_seconds") us per call-second," \
     "$(us "$total_ticks" "$packets") us per relayed packet (signalling included)"
   if [ -n "$cpu_plateau_to" ]; then

@@ -25,6 +25,7 @@
 
 mod error;
 mod io;
+mod limits;
 mod port_pool;
 pub mod state;
 mod stream;
@@ -39,6 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use socket2::{Domain, Protocol, Socket, Type};
 
 pub use error::RelayError;
+pub use limits::{OpenFileLimit, SOCKETS_PER_SESSION, raise_open_file_limit};
 pub use port_pool::{PortLease, PortPool};
 pub use state::{
     Channel, DropCounters, DropReason, LatchConfig, LatchPolicy, LegId, LegStats, RemoteMedia,
