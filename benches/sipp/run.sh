@@ -88,8 +88,12 @@ if [ "$which" = kamailio ] || [ "$which" = both ]; then
 fi
 
 if [ "$which" = sentral ] || [ "$which" = both ]; then
-  cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin sentral
-  bin="${CARGO_TARGET_DIR:-$root/target}/release/sentral"
+  # SENTRAL_BIN runs an already built binary (e.g. while another build holds the target dir).
+  bin="${SENTRAL_BIN:-}"
+  if [ -z "$bin" ]; then
+    cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin sentral
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/sentral"
+  fi
   data="$work/sentral-data"
   "$bin" site add bench --name Bench --numbers 63870000-63870999 --data-dir "$data" >/dev/null
   for u in 2000 3999; do
