@@ -241,6 +241,112 @@ const BULK_ROWS_PER_STATEMENT: usize = 500;
 /// that a running server is not locked out of SQLite for long.
 const BULK_ROWS_PER_TRANSACTION: usize = 20_000;
 
+/// One change in a [`Store::write_call_records`] batch. The B2BUA's record writer folds
+/// everything it learned about a call since its last batch into one of these, so a short
+/// call that starts and ends within one batch is a single INSERT.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallRecordWrite {
+    /// A new record: open (as [`Store::start_call`]) unless `completion` is given, noting
+    /// the answer time if known.
+    Start {
+        record: NewCallRecord,
+        answered_at: Option<DateTime<Utc>>,
+        completion: Option<CallCompletion>,
+    },
+    /// Changes to an open record, applied in this order: the called party
+    /// ([`Store::set_call_callee`]), the answer time ([`Store::answer_call`]), completion
+    /// ([`Store::complete_call`]).
+    Update {
+        id: CallRecordId,
+        callee: Option<CallParty>,
+        answered_at: Option<DateTime<Utc>>,
+        completion: Option<CallCompletion>,
+    },
+}
+
+/// What one [`CallRecordWrite`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallWriteOutcome {
+    /// The record was written with this id.
+    Started(CallRecordId),
+    /// The open record was changed.
+    Updated,
+    /// No open record has this id (unknown, or completed already): nothing changed.
+    NotOpen(CallRecordId),
+}
+
+/// The completion columns, bound the same way by every statement that completes a record.
+struct CompletionBinds {
+    chain: String,
+    caller: LegBinds,
+    callee: LegBinds,
+}
+
+type LegBinds = (Option<i64>, Option<i64>, Option<f64>, Option<f64>);
+
+impl CompletionBinds {
+    fn new(done: &CallCompletion) -> Result<CompletionBinds> {
+        let chain = serde_json::to_string(&done.transfer_chain)
+            .map_err(|e| StoreError::invalid("transfer chain", e))?;
+        let leg = |l: &Option<LegQuality>| match l {
+            Some(q) => (
+                Some(i64::try_from(q.packets).unwrap_or(i64::MAX)),
+                Some(i64::try_from(q.lost).unwrap_or(i64::MAX)),
+                Some(q.jitter_ms),
+                Some(q.mos),
+            ),
+            None => (None, None, None, None),
+        };
+        Ok(CompletionBinds {
+            chain,
+            caller: leg(&done.caller_leg),
+            callee: leg(&done.callee_leg),
+        })
+    }
+}
+
+const COMPLETE_SQL: &str = "UPDATE call_records SET answered_at = $2, ended_at = $3, talk_seconds = $4, disposition = $5, \
+     sip_code = $6, sip_reason = $7, transfer_chain = $8, caller_packets = $9, caller_lost = $10, \
+     caller_jitter_ms = $11, caller_mos = $12, callee_packets = $13, callee_lost = $14, \
+     callee_jitter_ms = $15, callee_mos = $16 WHERE id = $1 AND ended_at IS NULL";
+
+/// A whole record in one statement: the start columns, then the completion columns
+/// (NULL, 0 and `[]` while the call is open, as the table's defaults).
+const INSERT_FULL_SQL: &str = "INSERT INTO call_records (caller_extension, caller_number, caller_site, \
+     caller_department, callee_extension, callee_number, callee_site, callee_department, direction, trunk, \
+     started_at, synthetic, answered_at, ended_at, talk_seconds, disposition, sip_code, sip_reason, \
+     transfer_chain, caller_packets, caller_lost, caller_jitter_ms, caller_mos, callee_packets, callee_lost, \
+     callee_jitter_ms, callee_mos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+     $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) RETURNING id";
+
+const SET_CALLEE_SQL: &str = "UPDATE call_records SET callee_extension = $2, callee_number = $3, callee_site = $4, \
+     callee_department = $5 WHERE id = $1 AND ended_at IS NULL";
+
+const ANSWER_SQL: &str =
+    "UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL";
+
+/// Binds `$2…$16` of [`COMPLETE_SQL`] (after the id) from a completion and its
+/// [`CompletionBinds`]; a macro so one text serves both backends' query types.
+macro_rules! bind_completion {
+    ($q:expr, $done:expr, $b:expr) => {
+        $q.bind($done.answered_at)
+            .bind($done.ended_at)
+            .bind(i64::from($done.talk_seconds))
+            .bind($done.disposition.as_str())
+            .bind($done.sip_code.map(i64::from))
+            .bind(&$done.sip_reason)
+            .bind(&$b.chain)
+            .bind($b.caller.0)
+            .bind($b.caller.1)
+            .bind($b.caller.2)
+            .bind($b.caller.3)
+            .bind($b.callee.0)
+            .bind($b.callee.1)
+            .bind($b.callee.2)
+            .bind($b.callee.3)
+    };
+}
+
 impl Store {
     /// Writes the record of a call that has just started; it stays open (`ended_at`
     /// NULL) until [`Store::complete_call`].
@@ -272,14 +378,12 @@ impl Store {
     /// Notes the answer time of an open call.
     pub async fn answer_call(&self, id: CallRecordId, answered_at: DateTime<Utc>) -> Result<()> {
         let n = dispatch!(self, |pool| {
-            sqlx::query(
-                "UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.0)
-            .bind(answered_at)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(ANSWER_SQL)
+                .bind(id.0)
+                .bind(answered_at)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if n == 0 {
             Err(StoreError::not_found("open call record", id))
@@ -292,18 +396,15 @@ impl Store {
     /// someone else; the transfer chain, given at completion, keeps the history).
     pub async fn set_call_callee(&self, id: CallRecordId, callee: &CallParty) -> Result<()> {
         let n = dispatch!(self, |pool| {
-            sqlx::query(
-                "UPDATE call_records SET callee_extension = $2, callee_number = $3, callee_site = $4, \
-                 callee_department = $5 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.0)
-            .bind(&callee.extension)
-            .bind(&callee.number)
-            .bind(&callee.site)
-            .bind(&callee.department)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(SET_CALLEE_SQL)
+                .bind(id.0)
+                .bind(&callee.extension)
+                .bind(&callee.number)
+                .bind(&callee.site)
+                .bind(&callee.department)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if n == 0 {
             Err(StoreError::not_found("open call record", id))
@@ -315,51 +416,156 @@ impl Store {
     /// Completes an open call record. `NotFound` when no open record has this id (unknown,
     /// or completed already).
     pub async fn complete_call(&self, id: CallRecordId, done: &CallCompletion) -> Result<()> {
-        let chain = serde_json::to_string(&done.transfer_chain)
-            .map_err(|e| StoreError::invalid("transfer chain", e))?;
-        let leg = |l: &Option<LegQuality>| match l {
-            Some(q) => (
-                Some(i64::try_from(q.packets).unwrap_or(i64::MAX)),
-                Some(i64::try_from(q.lost).unwrap_or(i64::MAX)),
-                Some(q.jitter_ms),
-                Some(q.mos),
-            ),
-            None => (None, None, None, None),
-        };
-        let (a_p, a_l, a_j, a_m) = leg(&done.caller_leg);
-        let (b_p, b_l, b_j, b_m) = leg(&done.callee_leg);
+        let binds = CompletionBinds::new(done)?;
         let n = dispatch!(self, |pool| {
-            sqlx::query(
-                "UPDATE call_records SET answered_at = $2, ended_at = $3, talk_seconds = $4, disposition = $5, \
-                 sip_code = $6, sip_reason = $7, transfer_chain = $8, caller_packets = $9, caller_lost = $10, \
-                 caller_jitter_ms = $11, caller_mos = $12, callee_packets = $13, callee_lost = $14, \
-                 callee_jitter_ms = $15, callee_mos = $16 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.0)
-            .bind(done.answered_at)
-            .bind(done.ended_at)
-            .bind(i64::from(done.talk_seconds))
-            .bind(done.disposition.as_str())
-            .bind(done.sip_code.map(i64::from))
-            .bind(&done.sip_reason)
-            .bind(&chain)
-            .bind(a_p)
-            .bind(a_l)
-            .bind(a_j)
-            .bind(a_m)
-            .bind(b_p)
-            .bind(b_l)
-            .bind(b_j)
-            .bind(b_m)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            bind_completion!(sqlx::query(COMPLETE_SQL).bind(id.0), done, binds)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if n == 0 {
             Err(StoreError::not_found("open call record", id))
         } else {
             Ok(())
         }
+    }
+
+    /// Applies `writes` in ONE transaction (the record writer's group commit: every
+    /// change that queued up while the previous batch was written commits together).
+    /// Returns one outcome per write, in order. An update of a record that is not open is
+    /// reported as [`CallWriteOutcome::NotOpen`] and does not fail the batch; any database
+    /// error does, and then nothing is written.
+    pub async fn write_call_records(
+        &self,
+        writes: &[CallRecordWrite],
+    ) -> Result<Vec<CallWriteOutcome>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut binds = Vec::with_capacity(writes.len());
+        for w in writes {
+            let done = match w {
+                CallRecordWrite::Start { completion, .. }
+                | CallRecordWrite::Update { completion, .. } => completion.as_ref(),
+            };
+            binds.push(done.map(CompletionBinds::new).transpose()?);
+        }
+        dispatch!(self, |pool| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let mut outcomes = Vec::with_capacity(writes.len());
+            for (w, b) in writes.iter().zip(&binds) {
+                let outcome = match w {
+                    CallRecordWrite::Start {
+                        record: r,
+                        answered_at,
+                        completion,
+                    } => {
+                        let answered_at = completion
+                            .as_ref()
+                            .map_or(*answered_at, |c| c.answered_at.or(*answered_at));
+                        let q = sqlx::query_as::<_, (i64,)>(INSERT_FULL_SQL)
+                            .bind(&r.caller_extension)
+                            .bind(&r.caller_number)
+                            .bind(&r.caller_site)
+                            .bind(&r.caller_department)
+                            .bind(&r.callee_extension)
+                            .bind(&r.callee_number)
+                            .bind(&r.callee_site)
+                            .bind(&r.callee_department)
+                            .bind(r.direction.as_str())
+                            .bind(&r.trunk)
+                            .bind(r.started_at)
+                            .bind(r.synthetic)
+                            .bind(answered_at);
+                        let q = match (completion, b) {
+                            (Some(done), Some(b)) => q
+                                .bind(done.ended_at)
+                                .bind(i64::from(done.talk_seconds))
+                                .bind(done.disposition.as_str())
+                                .bind(done.sip_code.map(i64::from))
+                                .bind(&done.sip_reason)
+                                .bind(&b.chain)
+                                .bind(b.caller.0)
+                                .bind(b.caller.1)
+                                .bind(b.caller.2)
+                                .bind(b.caller.3)
+                                .bind(b.callee.0)
+                                .bind(b.callee.1)
+                                .bind(b.callee.2)
+                                .bind(b.callee.3),
+                            _ => q
+                                .bind(None::<DateTime<Utc>>)
+                                .bind(0i64)
+                                .bind(None::<&str>)
+                                .bind(None::<i64>)
+                                .bind(None::<&str>)
+                                .bind("[]")
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<f64>)
+                                .bind(None::<f64>)
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<f64>)
+                                .bind(None::<f64>),
+                        };
+                        let (id,) = q.fetch_one(&mut *tx).await?;
+                        CallWriteOutcome::Started(CallRecordId(id))
+                    }
+                    CallRecordWrite::Update {
+                        id,
+                        callee,
+                        answered_at,
+                        completion,
+                    } => {
+                        let mut open = true;
+                        if let Some(c) = callee {
+                            open &= sqlx::query(SET_CALLEE_SQL)
+                                .bind(id.0)
+                                .bind(&c.extension)
+                                .bind(&c.number)
+                                .bind(&c.site)
+                                .bind(&c.department)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected()
+                                > 0;
+                        }
+                        match (completion, b) {
+                            (Some(done), Some(b)) => {
+                                open &=
+                                    bind_completion!(sqlx::query(COMPLETE_SQL).bind(id.0), done, b)
+                                        .execute(&mut *tx)
+                                        .await?
+                                        .rows_affected()
+                                        > 0;
+                            }
+                            _ => {
+                                if let Some(at) = answered_at {
+                                    open &= sqlx::query(ANSWER_SQL)
+                                        .bind(id.0)
+                                        .bind(at)
+                                        .execute(&mut *tx)
+                                        .await?
+                                        .rows_affected()
+                                        > 0;
+                                }
+                            }
+                        }
+                        if open {
+                            CallWriteOutcome::Updated
+                        } else {
+                            CallWriteOutcome::NotOpen(*id)
+                        }
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        })
     }
 
     /// Stores the rating of a finished call (when it ends, or when a period is re-rated).

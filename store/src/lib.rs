@@ -36,11 +36,12 @@ mod tariffs;
 mod trunks;
 
 pub use admin::{AdminSession, AdminUser, ApiToken, NewAdminSession};
-pub use calls::CallFilter;
+pub use calls::{CallFilter, CallRecordWrite, CallWriteOutcome};
 pub use credentials::{Credentials, DEFAULT_REALM, generate_password};
 pub use error::{Result, StoreError};
 pub use ids::*;
 pub use model::*;
+pub use registrations::RegistrationWrite;
 pub use sites::{ImportSummary, SiteImport};
 
 /// Runs `$body` once per backend with `$pool` bound to the backend's pool. The full form

@@ -59,7 +59,115 @@ const REG_SELECT: &str = "SELECT r.id, r.extension_id, e.number AS extension_num
      r.expires_at, r.transport, r.source_addr, r.connection_id, r.instance_id, r.reg_id, r.call_id, \
      r.cseq, r.user_agent, r.updated_at FROM registrations r JOIN extensions e ON e.id = r.extension_id";
 
+/// One change to the stored bindings, for [`Store::write_registrations`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistrationWrite {
+    /// Adds or refreshes a binding, as [`Store::upsert_registration`].
+    Upsert(NewRegistration),
+    /// Removes one binding, as [`Store::remove_registration`].
+    Remove {
+        extension_id: ExtensionId,
+        contact_uri: String,
+    },
+    /// Removes every binding of an extension, as [`Store::remove_registrations`].
+    RemoveAll(ExtensionId),
+}
+
+/// Bindings per multi-row upsert: 12 columns × 400 = 4 800 parameters, well under
+/// SQLite's 32 766 and PostgreSQL's 65 535.
+const UPSERT_ROWS_PER_STATEMENT: usize = 400;
+
+const UPSERT_CONFLICT: &str = " ON CONFLICT (extension_id, contact_uri) DO UPDATE SET expires_at = excluded.expires_at, \
+     transport = excluded.transport, source_addr = excluded.source_addr, \
+     connection_id = excluded.connection_id, instance_id = excluded.instance_id, \
+     reg_id = excluded.reg_id, call_id = excluded.call_id, cseq = excluded.cseq, \
+     user_agent = excluded.user_agent, updated_at = excluded.updated_at";
+
 impl Store {
+    /// Applies `writes` in order, in ONE transaction (the registrar's group commit: one
+    /// commit for every REGISTER that arrived while the previous batch was being written).
+    /// Consecutive upserts go out as multi-row statements. All or nothing: on error
+    /// nothing is written.
+    pub async fn write_registrations(&self, writes: &[RegistrationWrite]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        dispatch!(self, |pool, DB, _money| {
+            let mut tx = pool
+                .begin_with(crate::WriteBegin::write_begin(pool))
+                .await?;
+            let mut i = 0;
+            while i < writes.len() {
+                match &writes[i] {
+                    RegistrationWrite::Upsert(_) => {
+                        // A run of upserts with distinct keys (PostgreSQL refuses to touch
+                        // one row twice in a statement), capped per statement.
+                        let mut run: Vec<&NewRegistration> = Vec::new();
+                        while let Some(RegistrationWrite::Upsert(r)) = writes.get(i) {
+                            if run.len() == UPSERT_ROWS_PER_STATEMENT
+                                || run.iter().any(|x| {
+                                    x.extension_id == r.extension_id
+                                        && x.contact_uri == r.contact_uri
+                                })
+                            {
+                                break;
+                            }
+                            run.push(r);
+                            i += 1;
+                        }
+                        let mut qb: sqlx::QueryBuilder<DB> = sqlx::QueryBuilder::new(
+                            "INSERT INTO registrations (extension_id, contact_uri, expires_at, transport, \
+                             source_addr, connection_id, instance_id, reg_id, call_id, cseq, user_agent, updated_at) ",
+                        );
+                        qb.push_values(&run, |mut b, r| {
+                            b.push_bind(r.extension_id.0)
+                                .push_bind(r.contact_uri.as_str())
+                                .push_bind(r.expires_at)
+                                .push_bind(r.transport.as_str())
+                                .push_bind(r.source_addr.to_string())
+                                .push_bind(r.connection_id.as_deref())
+                                .push_bind(r.instance_id.as_deref())
+                                .push_bind(r.reg_id.map(i64::from))
+                                .push_bind(r.call_id.as_str())
+                                .push_bind(i64::from(r.cseq))
+                                .push_bind(r.user_agent.as_deref())
+                                .push_bind(now);
+                        });
+                        qb.push(UPSERT_CONFLICT);
+                        let key = run.first().map(|r| r.contact_uri.as_str()).unwrap_or("");
+                        qb.build()
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| map_write_err(e, "registration", key, "extension"))?;
+                    }
+                    RegistrationWrite::Remove {
+                        extension_id,
+                        contact_uri,
+                    } => {
+                        sqlx::query(
+                            "DELETE FROM registrations WHERE extension_id = $1 AND contact_uri = $2",
+                        )
+                        .bind(extension_id.0)
+                        .bind(contact_uri)
+                        .execute(&mut *tx)
+                        .await?;
+                        i += 1;
+                    }
+                    RegistrationWrite::RemoveAll(extension_id) => {
+                        sqlx::query("DELETE FROM registrations WHERE extension_id = $1")
+                            .bind(extension_id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        i += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Adds or refreshes the binding of `contact_uri` for the extension (one row per
     /// extension and contact). The registrar decides ordering and limits before calling.
     pub async fn upsert_registration(&self, reg: &NewRegistration) -> Result<RegistrationId> {
