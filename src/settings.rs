@@ -10,6 +10,7 @@
 //! max_contacts = 5
 //! min_expires = 60
 //! max_expires = 3600
+//! store_expiry_slack_secs = 60
 //! [lockout]
 //! enabled = true
 //! max_failures = 10
@@ -70,6 +71,8 @@ pub struct RegistrarSection {
     pub max_contacts: Option<usize>,
     pub min_expires: Option<u32>,
     pub max_expires: Option<u32>,
+    /// How far a binding's stored expiry may lag before a refresh is written (seconds).
+    pub store_expiry_slack_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,6 +196,9 @@ impl Settings {
         }
         if let Some(v) = self.registrar.max_expires {
             c.registrar.max_expires = v;
+        }
+        if let Some(v) = self.registrar.store_expiry_slack_secs {
+            c.registrar.store_expiry_slack = Duration::from_secs(v);
         }
         if let Some(v) = self.lockout.enabled {
             c.lockout.enabled = v;

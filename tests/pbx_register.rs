@@ -283,6 +283,51 @@ async fn too_brief_wrong_password_and_contact_limit() {
     }
 }
 
+/// A refresh that changes only the expiry is not written while the stored expiry lags by
+/// less than the slack (write-behind, `registrar::persist`); with no slack it is written
+/// behind the 200, and in the store once the writer is flushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_within_the_slack_skip_the_store() {
+    for backend in backends() {
+        for slack in [Duration::from_secs(60), Duration::ZERO] {
+            let mut c = config();
+            c.registrar.store_expiry_slack = slack;
+            let pbx = start_pbx(backend, c).await;
+            // 120 s, then a refresh to 150 s: the stored expiry lags by about 30 s.
+            let run = sipp_register(
+                pbx.udp,
+                "refresh.xml",
+                SippTransport::Udp,
+                "1001",
+                password("1001"),
+                150,
+                &[],
+            )
+            .await;
+            assert_ok(&run, "refresh");
+            let reg = &pbx.server.ctx.registrar;
+            let live = reg.contacts_for("1001");
+            assert_eq!(live.len(), 1);
+            assert_eq!(live[0].cseq, 4);
+            reg.flush().await;
+            let stored = pbx.store.registrations().await.expect("regs");
+            assert_eq!(stored.len(), 1, "{backend:?}: the binding is stored");
+            let lag = (live[0].expires_at - stored[0].expires_at).num_seconds();
+            if slack.is_zero() {
+                assert_eq!(lag, 0, "{backend:?}: every refresh written");
+                assert_eq!(stored[0].cseq, 4);
+            } else {
+                assert!(
+                    (25..=35).contains(&lag),
+                    "{backend:?}: refresh not written, lag {lag}s"
+                );
+                assert_eq!(stored[0].cseq, 2, "{backend:?}: the first REGISTER's row");
+            }
+            pbx.finish().await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_survive_a_restart() {
     for backend in backends() {

@@ -43,6 +43,10 @@ pub struct RegistrarConfig {
     /// Hosts accepted in the To (address of record) of a REGISTER besides the realm and
     /// the address the request arrived at (e.g. a public IP forwarded to us, a DNS name).
     pub domains: Vec<String>,
+    /// How far the stored expiry of a binding may lag behind the real one before a
+    /// refresh is written to the store (see `registrar::persist`): after a crash a binding
+    /// may expire this much early. Zero writes every refresh (behind, not waited for).
+    pub store_expiry_slack: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +104,7 @@ impl Default for RegistrarConfig {
             sweep_interval: Duration::from_secs(10),
             options_ping_failures: 4,
             domains: Vec::new(),
+            store_expiry_slack: Duration::from_secs(60),
         }
     }
 }

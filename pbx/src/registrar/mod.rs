@@ -42,12 +42,15 @@
 //! transport error; any response at all counts as alive) is dropped, so calls stop
 //! ringing a phone that is gone long before its registration would expire.
 
+mod persist;
+
 use crate::config::{PbxConfig, RegistrarConfig};
 use crate::context::PbxContext;
 use crate::error::PbxError;
 use crate::events::PbxEvent;
 use crate::security::{AuthOutcome, reply};
 use chrono::{DateTime, Utc};
+use persist::BindingWriter;
 use sip_core::auth::ChallengeKind;
 use sip_core::driver::{ClientEvent, ServerRequest};
 use sip_core::message::serialize::WriteWire;
@@ -61,7 +64,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use store::{ExtensionId, NewRegistration, Registration, Store};
+use store::{ExtensionId, NewRegistration, Registration, RegistrationWrite, Store};
 
 /// One registered contact of an extension, and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,12 +87,26 @@ pub struct Binding {
     pub reg_id: Option<u32>,
     pub user_agent: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// The expiry the store holds for this binding, which may lag `expires_at` by up to
+    /// the configured slack (see `persist`).
+    pub(crate) stored_expires_at: DateTime<Utc>,
 }
 
 impl Binding {
     /// The contact URI in wire form: the binding's identity within its extension.
     pub fn contact_key(&self) -> String {
         self.contact.to_wire_string()
+    }
+
+    /// Whether `other` is this binding refreshed: the same contact, flow and identity,
+    /// so that only the expiry and the ordering fields (Call-ID, CSeq) may differ.
+    fn same_but_expiry(&self, other: &Binding) -> bool {
+        self.contact == other.contact
+            && self.destination == other.destination
+            && self.instance_id == other.instance_id
+            && self.reg_id == other.reg_id
+            && self.user_agent == other.user_agent
+            && self.extension_id == other.extension_id
     }
 
     /// Whole seconds until expiry (0 once expired).
@@ -109,6 +126,8 @@ pub struct Registrar {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Consecutive unanswered OPTIONS pings per (extension, contact key).
     ping_failures: Mutex<HashMap<(String, String), u32>>,
+    /// Keeps the store's copy of the bindings current (write-behind, group commit).
+    writer: BindingWriter,
 }
 
 impl Registrar {
@@ -141,7 +160,13 @@ impl Registrar {
             bindings: RwLock::new(map),
             locks: Mutex::new(HashMap::new()),
             ping_failures: Mutex::new(HashMap::new()),
+            writer: BindingWriter::spawn(store.clone()),
         })
+    }
+
+    /// Waits until every binding change so far is in the store (graceful shutdown).
+    pub async fn flush(&self) {
+        self.writer.flush().await;
     }
 
     /// The extension's current (unexpired) bindings, most recently refreshed first.
@@ -298,6 +323,7 @@ fn binding_from_store(r: &Registration) -> Option<Binding> {
         reg_id: r.reg_id,
         user_agent: r.user_agent.clone(),
         updated_at: r.updated_at,
+        stored_expires_at: r.expires_at,
     })
 }
 
@@ -465,7 +491,10 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
         .map(|s| s.as_str().chars().take(200).collect::<String>());
     let mut next = current.clone();
     let mut removed: Vec<Binding> = Vec::new();
+    // New or changed bindings (written before the 200), refreshes written behind, and
+    // refreshes the store need not see yet (in `next` only).
     let mut upserted: Vec<Binding> = Vec::new();
+    let mut refreshed: Vec<Binding> = Vec::new();
     if star {
         removed.append(&mut next);
     }
@@ -485,21 +514,37 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
             }
             continue;
         }
-        let b = Binding {
+        let expires_at = now + chrono::Duration::seconds(i64::from(u.expires));
+        let mut b = Binding {
             extension: ext.number.clone(),
             extension_id: ext.id,
             behind_nat: contact_addr(&u.uri) != Some(flow.remote),
             contact: u.uri,
             destination: Destination::reply_to(flow),
-            expires_at: now + chrono::Duration::seconds(i64::from(u.expires)),
+            expires_at,
             call_id: call_id.clone(),
             cseq,
             instance_id: u.instance_id,
             reg_id: u.reg_id,
             user_agent: user_agent.clone(),
             updated_at: now,
+            stored_expires_at: expires_at,
         };
-        upserted.push(b.clone());
+        match current.iter().find(|c| c.contact_key() == u.key) {
+            Some(prev) if prev.same_but_expiry(&b) => {
+                if store_lag_ok(
+                    prev.stored_expires_at,
+                    expires_at,
+                    now,
+                    cfg.store_expiry_slack,
+                ) {
+                    b.stored_expires_at = prev.stored_expires_at;
+                } else {
+                    refreshed.push(b.clone());
+                }
+            }
+            _ => upserted.push(b.clone()),
+        }
         next.push(b);
     }
     // Over the limit: the least recently refreshed go first.
@@ -512,36 +557,44 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
             "contact limit reached; least recently refreshed bindings replaced"
         );
         upserted.retain(|u| !extra.iter().any(|x| x.contact_key() == u.contact_key()));
+        refreshed.retain(|u| !extra.iter().any(|x| x.contact_key() == u.contact_key()));
         removed.extend(extra);
     }
 
-    // Store first: a binding answered with 200 must survive a restart.
-    let store_result: Result<(), store::StoreError> = async {
-        if star {
-            ctx.store.remove_registrations(ext.id).await?;
-        } else {
-            for b in &removed {
-                ctx.store
-                    .remove_registration(ext.id, &b.contact_key())
-                    .await?;
-            }
-        }
-        for b in &upserted {
-            ctx.store
-                .upsert_registration(&new_registration(b, flow.remote))
-                .await?;
-        }
-        Ok(())
+    // A changed set of bindings is committed before the 200, so a binding answered
+    // with 200 survives a crash; refreshes are written behind or not at all (`persist`).
+    let mut changes: Vec<RegistrationWrite> = Vec::new();
+    if star {
+        changes.push(RegistrationWrite::RemoveAll(ext.id));
+    } else {
+        changes.extend(removed.iter().map(|b| RegistrationWrite::Remove {
+            extension_id: ext.id,
+            contact_uri: b.contact_key(),
+        }));
     }
-    .await;
-    if let Err(e) = store_result {
-        tracing::error!(extension = %ext.number, error = %e, "storing registration failed");
-        let mut r = reply(req, 500, None);
-        r.headers.push(Header::Other(
-            sip_core::message::HeaderName::RetryAfter,
-            "5".into(),
-        ));
-        return r;
+    changes.extend(
+        upserted
+            .iter()
+            .map(|b| RegistrationWrite::Upsert(new_registration(b, flow.remote))),
+    );
+    let behind: Vec<RegistrationWrite> = refreshed
+        .iter()
+        .map(|b| RegistrationWrite::Upsert(new_registration(b, flow.remote)))
+        .collect();
+    if !changes.is_empty() {
+        // Queued in order behind any earlier refresh, committed in one batch with it.
+        changes.splice(0..0, behind);
+        if !reg.writer.commit(changes).await {
+            tracing::error!(extension = %ext.number, "storing registration failed");
+            let mut r = reply(req, 500, None);
+            r.headers.push(Header::Other(
+                sip_core::message::HeaderName::RetryAfter,
+                "5".into(),
+            ));
+            return r;
+        }
+    } else {
+        reg.writer.queue(behind);
     }
 
     let changed = !removed.is_empty() || !upserted.is_empty();
@@ -554,9 +607,15 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
         }
     }
     {
+        // A REGISTER proves the contacts it touched alive.
         let mut f = reg.failures();
-        for b in removed.iter().chain(upserted.iter()) {
-            f.remove(&(ext.number.clone(), b.contact_key()));
+        if !f.is_empty() {
+            for b in removed
+                .iter()
+                .chain(next.iter().filter(|b| b.updated_at == now))
+            {
+                f.remove(&(ext.number.clone(), b.contact_key()));
+            }
         }
     }
     if changed {
@@ -566,12 +625,28 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
             transport = transport_name(flow.kind),
             "registration updated"
         );
-        ctx.events.publish(PbxEvent::Registration {
-            extension: ext.number.clone(),
-            contacts: next.len(),
-        });
+    } else {
+        // A refresh: the normal traffic of a registrar, not worth an info line each.
+        tracing::debug!(extension = %ext.number, contacts = next.len(), "registration refreshed");
     }
+    ctx.events.publish(PbxEvent::Registration {
+        extension: ext.number.clone(),
+        contacts: next.len(),
+    });
     ok_response(req, &next, now)
+}
+
+/// Whether a refresh to `expires_at` may skip the store, whose copy says `stored`: the
+/// copy lags by at most `slack` and still covers half of the new interval, so the stored
+/// row is not swept as expired long before the binding (see `persist`).
+fn store_lag_ok(
+    stored: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    slack: Duration,
+) -> bool {
+    let slack = chrono::Duration::from_std(slack).unwrap_or_else(|_| chrono::Duration::zero());
+    stored + slack >= expires_at && (stored - now) * 2 >= expires_at - now
 }
 
 /// The 200 of RFC 3261 §10.3 step 8: every current binding with its remaining expiry,
@@ -652,7 +727,7 @@ pub fn on_flow_closed(ctx: &Arc<PbxContext>, flow: Flow) {
     );
 }
 
-/// Removes matching bindings from memory now and from the store in the background.
+/// Removes matching bindings from memory now and from the store behind.
 fn remove_bindings(ctx: &Arc<PbxContext>, pred: impl Fn(&Binding) -> bool, why: &'static str) {
     let (removed, counts) = ctx.registrar.remove_where(pred);
     if removed.is_empty() {
@@ -665,18 +740,15 @@ fn remove_bindings(ctx: &Arc<PbxContext>, pred: impl Fn(&Binding) -> bool, why: 
             contacts,
         });
     }
-    let ctx = ctx.clone();
-    tokio::spawn(async move {
-        for b in removed {
-            if let Err(e) = ctx
-                .store
-                .remove_registration(b.extension_id, &b.contact_key())
-                .await
-            {
-                tracing::warn!(extension = %b.extension, error = %e, "removing binding from the store failed");
-            }
-        }
-    });
+    ctx.registrar.writer.queue(
+        removed
+            .iter()
+            .map(|b| RegistrationWrite::Remove {
+                extension_id: b.extension_id,
+                contact_uri: b.contact_key(),
+            })
+            .collect(),
+    );
 }
 
 /// Starts the sweeper, the OPTIONS pinger and the security gate's lockout reporter.
@@ -727,16 +799,17 @@ pub async fn sweep(ctx: &Arc<PbxContext>) {
             contacts,
         });
     }
-    for b in removed.iter().filter(|b| b.expires_at > now) {
-        // Unexpired but the extension is gone or disabled: the store keeps it otherwise.
-        if let Err(e) = ctx
-            .store
-            .remove_registration(b.extension_id, &b.contact_key())
-            .await
-        {
-            tracing::warn!(error = %e, "removing binding of a disabled extension failed");
-        }
-    }
+    // Unexpired but the extension is gone or disabled: the store keeps it otherwise.
+    ctx.registrar.writer.queue(
+        removed
+            .iter()
+            .filter(|b| b.expires_at > now)
+            .map(|b| RegistrationWrite::Remove {
+                extension_id: b.extension_id,
+                contact_uri: b.contact_key(),
+            })
+            .collect(),
+    );
     match ctx.store.sweep_expired_registrations(now).await {
         Ok(n) if n > 0 => tracing::debug!(swept = n, "expired bindings swept from the store"),
         Ok(_) => {}
@@ -894,6 +967,7 @@ mod tests {
             reg_id: None,
             user_agent: None,
             updated_at: now,
+            stored_expires_at: now,
         };
         assert_eq!(b.remaining(now), 2);
         assert_eq!(b.remaining(now + chrono::Duration::seconds(5)), 0);
