@@ -201,12 +201,18 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
     assert_eq!(open[0].answered_at, Some(start + Duration::seconds(1)));
     assert_eq!(open[0].talk_seconds, 0);
 
-    // Updates: a new callee, then completion; a record that is not open is reported,
+    // Updates: a new caller and callee, then completion; a record that is not open is reported,
     // without failing the batch.
     let outcomes = s
         .write_call_records(&[
             CallRecordWrite::Update {
                 id: open_id,
+                caller: Some(CallParty {
+                    extension: Some("1005".into()),
+                    number: "1005".into(),
+                    site: Some("radhus".into()),
+                    department: None,
+                }),
                 callee: Some(CallParty {
                     extension: Some("1004".into()),
                     number: "1004".into(),
@@ -218,6 +224,7 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
             },
             CallRecordWrite::Update {
                 id: done_id,
+                caller: None,
                 callee: None,
                 answered_at: Some(start),
                 completion: None,
@@ -233,6 +240,7 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
         ]
     );
     let r = s.call_record(open_id).await.expect("get").expect("exists");
+    assert_eq!(r.caller_extension.as_deref(), Some("1005"));
     assert_eq!(r.callee_extension.as_deref(), Some("1004"));
     assert_eq!(r.callee_department.as_deref(), Some("Økonomi"));
     assert_eq!(r.talk_seconds, 60);

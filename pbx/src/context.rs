@@ -7,6 +7,7 @@ use crate::config::PbxConfig;
 use crate::directory::Directory;
 use crate::error::PbxError;
 use crate::events::EventBus;
+use crate::records::RecordWriter;
 use crate::registrar::Registrar;
 use crate::security::Security;
 use crate::trunk::Trunks;
@@ -26,6 +27,8 @@ pub struct PbxContext {
     pub trunks: Trunks,
     pub relay: RtpRelay,
     pub events: EventBus,
+    /// The single writer of call records (group commit, off the SIP path).
+    pub records: RecordWriter,
     driver: OnceLock<DriverHandle>,
 }
 
@@ -43,6 +46,7 @@ impl PbxContext {
         let registrar = Registrar::new(&config, &store).await?;
         let calls = Calls::new(&config, &store).await?;
         let trunks = Trunks::new(&config);
+        let records = RecordWriter::spawn(store.clone());
         Ok(Arc::new(PbxContext {
             config,
             store,
@@ -53,6 +57,7 @@ impl PbxContext {
             trunks,
             relay,
             events: EventBus::new(),
+            records,
             driver: OnceLock::new(),
         }))
     }

@@ -5,6 +5,24 @@
 //! A record that cannot be written never stops a call: the failure is logged and the
 //! call goes on (a PBX that drops calls because its database hiccups is worse than a
 //! missing record).
+//!
+//! # One writer, group commit, off the SIP path
+//! Calls never wait for the database. [`CallRecorder`] hands each change (start, answer,
+//! new caller or callee after a transfer, completion) to the [`RecordWriter`], one task that owns
+//! every record write. From the first change it lets a batch gather for
+//! [`GATHER_WINDOW`] (10 ms), folds the changes per call (a call that starts and ends
+//! within one batch is a single INSERT of the whole record) and commits them in ONE
+//! transaction, then takes the next batch. Under load, batches also hold everything that
+//! arrived during the previous commit.
+//!
+//! What a crash can lose: only the changes of the batch gathering or being committed when
+//! the process died, i.e. the last [`GATHER_WINDOW`] plus one commit (milliseconds).
+//! Everything older is committed; a record whose start was committed and whose end was
+//! not is closed as `interrupted` at the next start, as before. A graceful stop flushes
+//! the queue ([`RecordWriter::flush`], called by `PbxServer::shutdown`).
+//!
+//! If a batch fails as a whole, each change in it is retried alone, so one bad change
+//! (say, a record that vanished) cannot take the others down with it.
 
 use crate::context::PbxContext;
 use crate::directory::Snapshot;
@@ -12,7 +30,19 @@ use crate::events::PbxEvent;
 use billing::{CallDirection, CallDisposition};
 use chrono::{DateTime, Utc};
 use sip_core::rtp_relay::{LegStats, estimate_mos};
-use store::{CallCompletion, CallRecordId, Extension, LegQuality, NewCallRecord, TransferStep};
+use std::collections::HashMap;
+use store::{
+    CallCompletion, CallParty, CallRecordId, CallRecordWrite, CallWriteOutcome, Extension,
+    LegQuality, NewCallRecord, Store, TransferStep,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most queued changes folded into one transaction; a longer queue is written in several.
+const MAX_CHANGES_PER_BATCH: usize = 1024;
+
+/// How long the writer lets a batch gather after its first change: the bound on what a
+/// crash can lose on top of the transaction being committed (see the module docs).
+pub const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Everything known about a call when it starts.
 #[derive(Debug, Clone)]
@@ -48,17 +78,15 @@ pub struct CallEnd {
 /// One call's record, as the B2BUA holds it while the call runs.
 #[derive(Debug)]
 pub struct CallRecorder {
-    /// The PBX's id of the call (events carry it).
+    /// The PBX's id of the call (events carry it; the record writer keys on it).
     pub call_id: u64,
-    /// `None` when the start could not be written.
-    pub record: Option<CallRecordId>,
     pub started_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     done: bool,
 }
 
 impl CallRecorder {
-    /// Writes the start of the record and publishes [`PbxEvent::CallStarted`].
+    /// Queues the start of the record and publishes [`PbxEvent::CallStarted`].
     pub async fn start(ctx: &PbxContext, call_id: u64, start: &CallStart) -> CallRecorder {
         let snap = ctx.directory.snapshot();
         let started_at = Utc::now();
@@ -80,13 +108,10 @@ impl CallRecorder {
             trunk: start.trunk.clone(),
             synthetic: false,
         };
-        let record = match ctx.store.start_call(&new).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::error!(call = call_id, error = %e, "call record not written");
-                None
-            }
-        };
+        ctx.records.send(RecordChange::Start {
+            call: call_id,
+            record: new,
+        });
         ctx.events.publish(PbxEvent::CallStarted {
             call_id,
             caller: start.caller_number.clone(),
@@ -94,7 +119,6 @@ impl CallRecorder {
         });
         CallRecorder {
             call_id,
-            record,
             started_at,
             answered_at: None,
             done: false,
@@ -108,11 +132,10 @@ impl CallRecorder {
         }
         let now = Utc::now();
         self.answered_at = Some(now);
-        if let Some(id) = self.record
-            && let Err(e) = ctx.store.answer_call(id, now).await
-        {
-            tracing::error!(call = self.call_id, error = %e, "answer time not recorded");
-        }
+        ctx.records.send(RecordChange::Answer {
+            call: self.call_id,
+            at: now,
+        });
         ctx.events.publish(PbxEvent::CallAnswered {
             call_id: self.call_id,
         });
@@ -144,14 +167,278 @@ impl CallRecorder {
             caller_leg: end.caller_leg.as_ref().map(quality),
             callee_leg: end.callee_leg.as_ref().map(quality),
         };
-        if let Some(id) = self.record
-            && let Err(e) = ctx.store.complete_call(id, &done).await
-        {
-            tracing::error!(call = self.call_id, error = %e, "call record not completed");
-        }
+        ctx.records.send(RecordChange::Complete {
+            call: self.call_id,
+            done,
+        });
         ctx.events.publish(PbxEvent::CallEnded {
             call_id: self.call_id,
         });
+    }
+
+    /// A transfer connected the caller to someone else: the record's callee becomes
+    /// `party` (the transfer chain, given at completion, keeps who it was before).
+    pub fn set_callee(&self, ctx: &PbxContext, party: CallParty) {
+        ctx.records.send(RecordChange::Callee {
+            call: self.call_id,
+            party,
+        });
+    }
+
+    /// The caller transferred its call away: the record's caller becomes `party`, who
+    /// remains in the call.
+    pub fn set_caller(&self, ctx: &PbxContext, party: CallParty) {
+        ctx.records.send(RecordChange::Caller {
+            call: self.call_id,
+            party,
+        });
+    }
+}
+
+/// One change to a call's record, keyed by the PBX's call id.
+#[derive(Debug)]
+enum RecordChange {
+    Start {
+        call: u64,
+        record: NewCallRecord,
+    },
+    Answer {
+        call: u64,
+        at: DateTime<Utc>,
+    },
+    Caller {
+        call: u64,
+        party: CallParty,
+    },
+    Callee {
+        call: u64,
+        party: CallParty,
+    },
+    Complete {
+        call: u64,
+        done: CallCompletion,
+    },
+    /// Answered once everything queued before it is committed (or failed).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The single writer of call records (see the module docs). Cheap to share; sending a
+/// change never waits.
+#[derive(Debug)]
+pub struct RecordWriter {
+    changes: mpsc::UnboundedSender<RecordChange>,
+}
+
+impl RecordWriter {
+    /// Starts the writer task on `store`. It ends when the writer is dropped.
+    pub fn spawn(store: Store) -> RecordWriter {
+        let (changes, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_writer(store, rx));
+        RecordWriter { changes }
+    }
+
+    fn send(&self, change: RecordChange) {
+        if self.changes.send(change).is_err() {
+            tracing::error!("call record writer has stopped; record change lost");
+        }
+    }
+
+    /// Waits until every change queued before this call is committed (or has failed
+    /// and been logged).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.changes.send(RecordChange::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// What one batch knows about one call, folded in arrival order.
+#[derive(Debug)]
+struct Pending {
+    call: u64,
+    start: Option<NewCallRecord>,
+    caller: Option<CallParty>,
+    callee: Option<CallParty>,
+    answered_at: Option<DateTime<Utc>>,
+    completion: Option<CallCompletion>,
+}
+
+async fn run_writer(store: Store, mut rx: mpsc::UnboundedReceiver<RecordChange>) {
+    // Records written and not yet completed, by call id.
+    let mut open: HashMap<u64, CallRecordId> = HashMap::new();
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let flush_now = matches!(first, RecordChange::Flush(_));
+        batch.push(first);
+        if !flush_now {
+            // Let the batch gather: a short call's start and end then fold into one
+            // INSERT, and concurrent calls share one commit.
+            tokio::time::sleep(GATHER_WINDOW).await;
+        }
+        while batch.len() < MAX_CHANGES_PER_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        write_batch(&store, &mut open, &mut batch).await;
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    open: &mut HashMap<u64, CallRecordId>,
+    batch: &mut Vec<RecordChange>,
+) {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut flushes = Vec::new();
+    for change in batch.drain(..) {
+        let call = match change {
+            RecordChange::Start { call, .. }
+            | RecordChange::Answer { call, .. }
+            | RecordChange::Caller { call, .. }
+            | RecordChange::Callee { call, .. }
+            | RecordChange::Complete { call, .. } => call,
+            RecordChange::Flush(done) => {
+                flushes.push(done);
+                continue;
+            }
+        };
+        let i = *index.entry(call).or_insert_with(|| {
+            pending.push(Pending {
+                call,
+                start: None,
+                caller: None,
+                callee: None,
+                answered_at: None,
+                completion: None,
+            });
+            pending.len() - 1
+        });
+        let p = &mut pending[i];
+        match change {
+            RecordChange::Start { record, .. } => p.start = Some(record),
+            RecordChange::Answer { at, .. } => p.answered_at = Some(at),
+            RecordChange::Caller { party, .. } => match &mut p.start {
+                // Not written yet: the record starts with the new caller.
+                Some(r) => {
+                    r.caller_extension = party.extension;
+                    r.caller_number = party.number;
+                    r.caller_site = party.site;
+                    r.caller_department = party.department;
+                }
+                None => p.caller = Some(party),
+            },
+            RecordChange::Callee { party, .. } => match &mut p.start {
+                // Not written yet: the record starts with the new callee.
+                Some(r) => {
+                    r.callee_extension = party.extension;
+                    r.callee_number = party.number;
+                    r.callee_site = party.site;
+                    r.callee_department = party.department;
+                }
+                None => p.callee = Some(party),
+            },
+            RecordChange::Complete { done, .. } => p.completion = Some(done),
+            RecordChange::Flush(_) => {}
+        }
+    }
+    let mut calls = Vec::with_capacity(pending.len());
+    let mut writes = Vec::with_capacity(pending.len());
+    for p in pending {
+        let write = match p.start {
+            Some(record) => CallRecordWrite::Start {
+                record,
+                answered_at: p.answered_at,
+                completion: p.completion,
+            },
+            None => match open.get(&p.call) {
+                Some(&id) => CallRecordWrite::Update {
+                    id,
+                    caller: p.caller,
+                    callee: p.callee,
+                    answered_at: p.answered_at,
+                    completion: p.completion,
+                },
+                None => {
+                    // Its start failed to write (logged then): nothing to update.
+                    tracing::debug!(call = p.call, "no record to update");
+                    continue;
+                }
+            },
+        };
+        calls.push(p.call);
+        writes.push(write);
+    }
+    match store.write_call_records(&writes).await {
+        Ok(outcomes) => {
+            for ((call, write), outcome) in calls.iter().zip(&writes).zip(outcomes) {
+                note_outcome(open, *call, write, Ok(outcome));
+            }
+        }
+        Err(e) if writes.len() > 1 => {
+            tracing::warn!(changes = writes.len(), error = %e, "call record batch failed; writing its changes one by one");
+            for (call, write) in calls.iter().zip(&writes) {
+                match store.write_call_records(std::slice::from_ref(write)).await {
+                    Ok(outcomes) => {
+                        for outcome in outcomes {
+                            note_outcome(open, *call, write, Ok(outcome));
+                        }
+                    }
+                    Err(e) => note_outcome(open, *call, write, Err(e)),
+                }
+            }
+        }
+        Err(e) => {
+            if let (Some(call), Some(write)) = (calls.first(), writes.first()) {
+                note_outcome(open, *call, write, Err(e));
+            }
+        }
+    }
+    for done in flushes {
+        let _ = done.send(());
+    }
+}
+
+/// Keeps the open-record map in step with what was written, and logs what was not.
+fn note_outcome(
+    open: &mut HashMap<u64, CallRecordId>,
+    call: u64,
+    write: &CallRecordWrite,
+    outcome: Result<CallWriteOutcome, store::StoreError>,
+) {
+    let completes = match write {
+        CallRecordWrite::Start { completion, .. } | CallRecordWrite::Update { completion, .. } => {
+            completion.is_some()
+        }
+    };
+    match outcome {
+        Ok(CallWriteOutcome::Started(id)) => {
+            if !completes {
+                open.insert(call, id);
+            }
+        }
+        Ok(CallWriteOutcome::Updated) => {
+            if completes {
+                open.remove(&call);
+            }
+        }
+        Ok(CallWriteOutcome::NotOpen(id)) => {
+            open.remove(&call);
+            tracing::warn!(
+                call,
+                record = id.0,
+                "call record is no longer open; change not recorded"
+            );
+        }
+        Err(e) => {
+            if completes {
+                open.remove(&call);
+            }
+            tracing::error!(call, error = %e, "call record not written");
+        }
     }
 }
 

@@ -59,10 +59,13 @@ impl PbxServer {
             .map(|(_, a)| a)
     }
 
-    /// Stops taking SIP traffic and releases sockets. Calls still up are cut off; their
+    /// Stops taking SIP traffic and releases sockets, then waits until every queued
+    /// binding and call record change is in the store. Calls still up are cut off; their
     /// records are closed as interrupted on the next start.
     pub async fn shutdown(self) {
         self.driver.shutdown().await;
         self.ctx.relay.shutdown();
+        self.ctx.registrar.flush().await;
+        self.ctx.records.flush().await;
     }
 }

@@ -253,11 +253,12 @@ pub enum CallRecordWrite {
         answered_at: Option<DateTime<Utc>>,
         completion: Option<CallCompletion>,
     },
-    /// Changes to an open record, applied in this order: the called party
-    /// ([`Store::set_call_callee`]), the answer time ([`Store::answer_call`]), completion
-    /// ([`Store::complete_call`]).
+    /// Changes to an open record, applied in this order: the calling and the called
+    /// party ([`Store::set_call_caller`], [`Store::set_call_callee`]), the answer time
+    /// ([`Store::answer_call`]), completion ([`Store::complete_call`]).
     Update {
         id: CallRecordId,
+        caller: Option<CallParty>,
         callee: Option<CallParty>,
         answered_at: Option<DateTime<Utc>>,
         completion: Option<CallCompletion>,
@@ -321,6 +322,9 @@ const INSERT_FULL_SQL: &str = "INSERT INTO call_records (caller_extension, calle
 
 const SET_CALLEE_SQL: &str = "UPDATE call_records SET callee_extension = $2, callee_number = $3, callee_site = $4, \
      callee_department = $5 WHERE id = $1 AND ended_at IS NULL";
+
+const SET_CALLER_SQL: &str = "UPDATE call_records SET caller_extension = $2, caller_number = $3, caller_site = $4, \
+     caller_department = $5 WHERE id = $1 AND ended_at IS NULL";
 
 const ANSWER_SQL: &str =
     "UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL";
@@ -516,11 +520,24 @@ impl Store {
                     }
                     CallRecordWrite::Update {
                         id,
+                        caller,
                         callee,
                         answered_at,
                         completion,
                     } => {
                         let mut open = true;
+                        if let Some(c) = caller {
+                            open &= sqlx::query(SET_CALLER_SQL)
+                                .bind(id.0)
+                                .bind(&c.extension)
+                                .bind(&c.number)
+                                .bind(&c.site)
+                                .bind(&c.department)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected()
+                                > 0;
+                        }
                         if let Some(c) = callee {
                             open &= sqlx::query(SET_CALLEE_SQL)
                                 .bind(id.0)
@@ -777,18 +794,15 @@ impl Store {
     /// the record names the parties that remain; the transfer chain keeps the history).
     pub async fn set_call_caller(&self, id: CallRecordId, caller: &CallParty) -> Result<()> {
         let n = dispatch!(self, |pool| {
-            sqlx::query(
-                "UPDATE call_records SET caller_extension = $2, caller_number = $3, caller_site = $4, \
-                 caller_department = $5 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.0)
-            .bind(&caller.extension)
-            .bind(&caller.number)
-            .bind(&caller.site)
-            .bind(&caller.department)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(SET_CALLER_SQL)
+                .bind(id.0)
+                .bind(&caller.extension)
+                .bind(&caller.number)
+                .bind(&caller.site)
+                .bind(&caller.department)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if n == 0 {
             Err(StoreError::not_found("open call record", id))

@@ -533,15 +533,9 @@ impl Call {
                 department: None,
             },
         };
-        let Some(id) = self.recorder.record else {
-            return;
-        };
-        let written = match by {
-            LegId::A => self.ctx.store.set_call_caller(id, &party).await,
-            LegId::B => self.ctx.store.set_call_callee(id, &party).await,
-        };
-        if let Err(e) = written {
-            tracing::error!(call = self.id, error = %e, ?by, "new party not recorded");
+        match by {
+            LegId::A => self.recorder.set_caller(&self.ctx, party),
+            LegId::B => self.recorder.set_callee(&self.ctx, party),
         }
     }
 
