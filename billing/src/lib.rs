@@ -28,7 +28,7 @@ pub mod synthetic;
 pub mod tariff;
 
 pub use call_record::{CallDirection, CallDisposition, CallRecord};
-pub use dataset::{Dataset, DatasetError, Problem, TariffFile};
+pub use dataset::{Dataset, DatasetError, Problem, ProblemKind, TariffFile};
 pub use numbering::{DestinationClass, NumberingPlan};
 pub use period::Period;
 pub use rating::{Rated, RatedCall, Rater, RatingError, Rule};

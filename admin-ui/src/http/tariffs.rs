@@ -19,7 +19,7 @@ use crate::http::audit;
 use crate::http::costs::active_dataset;
 use crate::http::download::{self, Format};
 use crate::http::error::{HttpError, HttpResult};
-use crate::i18n::Msg;
+use crate::i18n::{Lang, Msg};
 use crate::layout::{csrf, page};
 use billing::report::{Cell, Table};
 
@@ -184,6 +184,14 @@ async fn list(
     list_page(&state, &p, None, "").await
 }
 
+/// A tariff file's mistake in the page's language.
+fn problem_message(kind: &billing::ProblemKind, lang: Lang) -> String {
+    match lang {
+        Lang::Nb => kind.to_bokmal(),
+        Lang::En => kind.to_string(),
+    }
+}
+
 #[derive(Deserialize)]
 struct ImportForm {
     name: String,
@@ -205,7 +213,7 @@ async fn import(
                     p { (Msg::ImportFailed.get(lang)) }
                     table {
                         thead { tr { th scope="col" { (Msg::Line.get(lang)) } th scope="col" { (Msg::Key.get(lang)) } th scope="col" { (Msg::Error.get(lang)) } } }
-                        tbody { @for pr in &problems { tr { td { (pr.line.map(|l| l.to_string()).unwrap_or_default()) } td { (pr.path) } td { (pr.message) } } } }
+                        tbody { @for pr in &problems { tr { td { (pr.line.map(|l| l.to_string()).unwrap_or_default()) } td { (pr.path) } td { (problem_message(&pr.kind, lang)) } } } }
                     }
                 }
             };

@@ -6,8 +6,11 @@
 //! `rust_decimal`, never through `f64`. Also reads the comments to tell which inputs are
 //! marked "assumption:" (see [`provenance`]). Does no I/O except [`Dataset::from_path`].
 
+mod problem;
 pub mod provenance;
 mod raw;
+
+pub use problem::ProblemKind;
 
 use crate::legacy::{
     FixedCosts, Investment, LegacyPbx, LegacyUnitPrices, NewFixedCosts, SiteLines,
@@ -27,22 +30,23 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// One mistake in a data file, located.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     /// Table and key, e.g. `tariffs.new.rates.mobile.day` or `sites[3].did_first`.
     pub path: String,
     /// 1-based line in the file, when known.
     pub line: Option<usize>,
-    pub message: String,
+    /// What is wrong; `Display` gives the English message.
+    pub kind: ProblemKind,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.path.is_empty(), self.line) {
-            (false, Some(l)) => write!(f, "{} (line {l}): {}", self.path, self.message),
-            (false, None) => write!(f, "{}: {}", self.path, self.message),
-            (true, Some(l)) => write!(f, "line {l}: {}", self.message),
-            (true, None) => f.write_str(&self.message),
+            (false, Some(l)) => write!(f, "{} (line {l}): {}", self.path, self.kind),
+            (false, None) => write!(f, "{}: {}", self.path, self.kind),
+            (true, Some(l)) => write!(f, "line {l}: {}", self.kind),
+            (true, None) => write!(f, "{}", self.kind),
         }
     }
 }
@@ -72,7 +76,9 @@ impl DatasetError {
                 vec![Problem {
                     path: path.display().to_string(),
                     line: None,
-                    message: source.to_string(),
+                    kind: ProblemKind::Io {
+                        message: source.to_string(),
+                    },
                 }]
             }
         }
@@ -275,11 +281,7 @@ impl TariffFile {
             problems: Vec::new(),
         };
         if raw.tariffs.is_empty() {
-            v.problem(
-                "tariffs",
-                None,
-                "missing: the file defines no [tariffs.<name>] table",
-            );
+            v.problem("tariffs", None, ProblemKind::NoTariffs);
         }
         let time_bands = v.time_bands(&raw.time_bands);
         let tariffs = v.tariffs(&raw.tariffs, &time_bands);
@@ -325,7 +327,9 @@ fn parse(text: &str) -> Result<RawDataset, DatasetError> {
         DatasetError::Syntax(Problem {
             path,
             line,
-            message: inner.message().trim().to_owned(),
+            kind: ProblemKind::Toml {
+                message: inner.message().trim().to_owned(),
+            },
         })
     })
 }
@@ -336,33 +340,51 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn problem(&mut self, path: &str, span: Option<Range<usize>>, message: impl Into<String>) {
+    fn problem(&mut self, path: &str, span: Option<Range<usize>>, kind: ProblemKind) {
         let line = span.map(|s| line_of(self.text, s.start));
         self.problems.push(Problem {
             path: path.to_owned(),
             line,
-            message: message.into(),
+            kind,
         });
     }
 
-    fn at<T>(&mut self, path: &str, v: &S<T>, message: impl Into<String>) {
-        self.problem(path, Some(v.span()), message);
+    fn at<T>(&mut self, path: &str, v: &S<T>, kind: ProblemKind) {
+        self.problem(path, Some(v.span()), kind);
     }
 
     /// A non-negative money amount from a decimal string.
     fn money(&mut self, path: &str, v: &S<String>) -> Decimal {
         match Decimal::from_str(v.get_ref().trim()) {
             Ok(d) if d.is_sign_negative() && !d.is_zero() => {
-                self.at(path, v, format!("must not be negative: {:?}", v.get_ref()));
+                self.at(
+                    path,
+                    v,
+                    ProblemKind::Negative {
+                        value: v.get_ref().clone(),
+                    },
+                );
                 Decimal::ZERO
             }
             Ok(d) if d.scale() > 6 => {
-                self.at(path, v, format!("more than 6 decimals: {:?}", v.get_ref()));
+                self.at(
+                    path,
+                    v,
+                    ProblemKind::TooManyDecimals {
+                        value: v.get_ref().clone(),
+                    },
+                );
                 Decimal::ZERO
             }
             Ok(d) => d,
             Err(_) => {
-                self.at(path, v, format!("not a decimal: {:?}", v.get_ref()));
+                self.at(
+                    path,
+                    v,
+                    ProblemKind::NotDecimal {
+                        value: v.get_ref().clone(),
+                    },
+                );
                 Decimal::ZERO
             }
         }
@@ -371,7 +393,7 @@ impl Validator<'_> {
     fn fraction(&mut self, path: &str, v: &S<f64>) -> f64 {
         let f = *v.get_ref();
         if !(0.0..=1.0).contains(&f) {
-            self.at(path, v, format!("must be between 0 and 1, is {f}"));
+            self.at(path, v, ProblemKind::NotFraction { value: f });
             return 0.0;
         }
         f
@@ -380,7 +402,7 @@ impl Validator<'_> {
     fn non_negative(&mut self, path: &str, v: &S<f64>) -> f64 {
         let f = *v.get_ref();
         if !(f.is_finite() && f >= 0.0) {
-            self.at(path, v, format!("must be a number ≥ 0, is {f}"));
+            self.at(path, v, ProblemKind::NotNonNegative { value: f });
             return 0.0;
         }
         f
@@ -397,7 +419,9 @@ impl Validator<'_> {
             self.at(
                 path,
                 v,
-                format!("unknown destination class {:?}", v.get_ref()),
+                ProblemKind::UnknownClass {
+                    name: v.get_ref().clone(),
+                },
             );
         }
         c
@@ -409,7 +433,9 @@ impl Validator<'_> {
             self.at(
                 path,
                 v,
-                format!("not a date (YYYY-MM-DD): {:?}", v.get_ref()),
+                ProblemKind::NotDate {
+                    value: v.get_ref().clone(),
+                },
             );
         }
         d
@@ -422,7 +448,9 @@ impl Validator<'_> {
                 self.at(
                     "schema_version",
                     v,
-                    format!("unsupported version {} (this build reads 1)", v.get_ref()),
+                    ProblemKind::UnsupportedVersion {
+                        version: *v.get_ref(),
+                    },
                 );
                 1
             }
@@ -431,17 +459,19 @@ impl Validator<'_> {
         let meta = match &raw.meta {
             Some(m) => self.meta(m),
             None => {
-                self.problem("meta", None, "missing table [meta]");
+                self.problem(
+                    "meta",
+                    None,
+                    ProblemKind::MissingTable {
+                        table: "meta".into(),
+                    },
+                );
                 None
             }
         };
         let time_bands = self.time_bands(&raw.time_bands);
         if raw.tariffs.is_empty() {
-            self.problem(
-                "tariffs",
-                None,
-                "missing: the file defines no [tariffs.<name>] table",
-            );
+            self.problem("tariffs", None, ProblemKind::NoTariffs);
         }
         let before = self.problems.len();
         let tariffs = self.tariffs(&raw.tariffs, &time_bands);
@@ -454,7 +484,7 @@ impl Validator<'_> {
                 self.problem(
                     "tariffs",
                     None,
-                    format!("no tariff of the {name} world (the comparison needs both)"),
+                    ProblemKind::NoTariffOfWorld { world: name.into() },
                 );
             }
         }
@@ -467,14 +497,26 @@ impl Validator<'_> {
         let numbering = match &raw.numbering {
             Some(n) => self.numbering(n, &sites),
             None => {
-                self.problem("numbering", None, "missing table [numbering]");
+                self.problem(
+                    "numbering",
+                    None,
+                    ProblemKind::MissingTable {
+                        table: "numbering".into(),
+                    },
+                );
                 None
             }
         };
         let fixed_costs = match &raw.fixed_costs {
             Some(f) => Some(self.fixed_costs(f)),
             None => {
-                self.problem("fixed_costs", None, "missing table [fixed_costs]");
+                self.problem(
+                    "fixed_costs",
+                    None,
+                    ProblemKind::MissingTable {
+                        table: "fixed_costs".into(),
+                    },
+                );
                 None
             }
         };
@@ -504,17 +546,15 @@ impl Validator<'_> {
             self.at(
                 "meta.currency",
                 c,
-                format!("only NOK is supported, not {:?}", c.get_ref()),
+                ProblemKind::OnlyNok {
+                    currency: c.get_ref().clone(),
+                },
             );
         }
         if let Some(v) = &m.prices_include_vat
             && *v.get_ref()
         {
-            self.at(
-                "meta.prices_include_vat",
-                v,
-                "prices must exclude VAT (municipalities have VAT refunded); convert them first",
-            );
+            self.at("meta.prices_include_vat", v, ProblemKind::PricesIncludeVat);
         }
         let target = match &m.claimed_saving_per_year {
             Some(v) => self.money("meta.claimed_saving_per_year", v),
@@ -522,7 +562,7 @@ impl Validator<'_> {
                 self.problem(
                     "meta.claimed_saving_per_year",
                     None,
-                    "missing: the target the saving is compared with",
+                    ProblemKind::MissingClaimedSaving,
                 );
                 return None;
             }
@@ -542,11 +582,7 @@ impl Validator<'_> {
         {
             // Norway has had a closed plan without a trunk prefix since 1993; a plan with one
             // would need it stripped before lookup, which this build does not do.
-            self.at(
-                "numbering.trunk_prefix",
-                tp,
-                "a trunk prefix is not supported (closed numbering plan)",
-            );
+            self.at("numbering.trunk_prefix", tp, ProblemKind::TrunkPrefix);
         }
         let mut declared = HashSet::new();
         for (i, c) in n.classes.iter().enumerate() {
@@ -565,7 +601,9 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.prefix"),
                         &r.prefix,
-                        format!("not a digit string: {:?}", r.prefix.get_ref()),
+                        ProblemKind::NotDigits {
+                            value: r.prefix.get_ref().clone(),
+                        },
                     );
                     continue;
                 }
@@ -573,7 +611,9 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.prefix"),
                         &r.prefix,
-                        format!("prefix {prefix:?} appears twice"),
+                        ProblemKind::DuplicatePrefix {
+                            prefix: prefix.clone(),
+                        },
                     );
                     continue;
                 }
@@ -583,10 +623,9 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.prefix"),
                         &r.prefix,
-                        format!(
-                            "international prefixes must start with {:?}",
-                            n.international_prefix.get_ref()
-                        ),
+                        ProblemKind::InternationalPrefix {
+                            required: n.international_prefix.get_ref().clone(),
+                        },
                     );
                     continue;
                 }
@@ -597,7 +636,7 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.class"),
                         &r.class,
-                        format!("class {class} is not listed in numbering.classes"),
+                        ProblemKind::ClassNotListed { class },
                     );
                 }
                 let len = *r.len.get_ref();
@@ -605,7 +644,10 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.len"),
                         &r.len,
-                        format!("length {len} is shorter than the prefix {prefix:?}"),
+                        ProblemKind::LengthShorterThanPrefix {
+                            len,
+                            prefix: prefix.clone(),
+                        },
                     );
                 }
                 out.push(PrefixRule { prefix, class, len });
@@ -622,7 +664,9 @@ impl Validator<'_> {
                 self.at(
                     &format!("numbering.{name}"),
                     v,
-                    format!("not a digit string: {:?}", v.get_ref()),
+                    ProblemKind::NotDigits {
+                        value: v.get_ref().clone(),
+                    },
                 );
                 return None;
             }
@@ -652,14 +696,23 @@ impl Validator<'_> {
                 self.problem(
                     "sites",
                     None,
-                    format!("DID ranges of sites {} and {} overlap", name(a), name(b)),
+                    ProblemKind::DidOverlap {
+                        site_a: name(a),
+                        site_b: name(b),
+                    },
                 );
                 None
             }
             Err(e) => {
                 // Everything else was reported with its line above.
                 if self.problems.is_empty() {
-                    self.problem("numbering", None, e.to_string());
+                    self.problem(
+                        "numbering",
+                        None,
+                        ProblemKind::NumberingPlan {
+                            detail: e.to_string(),
+                        },
+                    );
                 }
                 None
             }
@@ -679,14 +732,14 @@ impl Validator<'_> {
                 self.at(
                     &format!("{path}.weekday_day_start_hour"),
                     &b.weekday_day_start_hour,
-                    "an hour from 0 to 24",
+                    ProblemKind::HourOutOfRange,
                 );
             }
             if end > 24 || end < start {
                 self.at(
                     &format!("{path}.weekday_day_end_hour"),
                     &b.weekday_day_end_hour,
-                    format!("an hour from {start} (the start) to 24, is {end}"),
+                    ProblemKind::EndHourOutOfRange { start, end },
                 );
             }
             out.insert(
@@ -721,7 +774,9 @@ impl Validator<'_> {
                         self.at(
                             &format!("{path}.world"),
                             w,
-                            format!("must be \"legacy\" or \"new\", not {other:?}"),
+                            ProblemKind::BadWorld {
+                                value: other.to_owned(),
+                            },
                         );
                         None
                     }
@@ -729,11 +784,7 @@ impl Validator<'_> {
                 None if id.starts_with("legacy") => Some(World::Legacy),
                 None if id.starts_with("new") => Some(World::New),
                 None => {
-                    self.problem(
-                        &path,
-                        Some(st.span()),
-                        "missing key world = \"legacy\" | \"new\" (needed when the name does not start with legacy or new)",
-                    );
+                    self.problem(&path, Some(st.span()), ProblemKind::MissingWorld);
                     None
                 }
             };
@@ -745,7 +796,7 @@ impl Validator<'_> {
                 self.at(
                     &format!("{path}.valid_to"),
                     &t.valid_to,
-                    format!("ends before it starts ({f})"),
+                    ProblemKind::EndsBeforeStart { start: f },
                 );
             }
             let band = match bands.get(t.time_bands.get_ref()) {
@@ -754,7 +805,9 @@ impl Validator<'_> {
                     self.at(
                         &format!("{path}.time_bands"),
                         &t.time_bands,
-                        format!("no [time_bands.{}] table", t.time_bands.get_ref()),
+                        ProblemKind::NoTimeBands {
+                            name: t.time_bands.get_ref().clone(),
+                        },
                     );
                     None
                 }
@@ -764,7 +817,7 @@ impl Validator<'_> {
                 ("next_increment_s", &t.next_increment_s),
             ] {
                 if *v.get_ref() == 0 {
-                    self.at(&format!("{path}.{name}"), v, "must be at least 1 second");
+                    self.at(&format!("{path}.{name}"), v, ProblemKind::ZeroIncrement);
                 }
             }
             let (Some(world), Some(from), Some(to), Some(band)) = (world, from, to, band) else {
@@ -781,7 +834,7 @@ impl Validator<'_> {
                     self.at(
                         &format!("{path}.minimum_charge"),
                         m,
-                        "must be whole øre (2 decimals)",
+                        ProblemKind::NotWholeOre,
                     );
                 }
             }
@@ -797,7 +850,9 @@ impl Validator<'_> {
                     self.problem(
                         &rpath,
                         Some(r.span()),
-                        format!("unknown destination class {class_name:?}"),
+                        ProblemKind::UnknownClass {
+                            name: class_name.clone(),
+                        },
                     );
                     continue;
                 };
@@ -819,7 +874,10 @@ impl Validator<'_> {
                 self.problem(
                     &format!("{path}.on_net_other_site_rated_as"),
                     Some(span),
-                    format!("calls between sites are priced as {as_class}, but there is no [{path}.rates.{as_class}]"),
+                    ProblemKind::NoRateForOtherSite {
+                        class: as_class,
+                        tariff_path: path.clone(),
+                    },
                 );
             }
             if !t.mobile_by_operator.is_empty() {
@@ -872,7 +930,7 @@ impl Validator<'_> {
             self.at(
                 &format!("{ip}.lifetime_years"),
                 &i.lifetime_years,
-                "must be at least 1 year",
+                ProblemKind::ZeroLifetime,
             );
         }
         let interest = *i.interest_rate.get_ref();
@@ -880,7 +938,7 @@ impl Validator<'_> {
             self.at(
                 &format!("{ip}.interest_rate"),
                 &i.interest_rate,
-                format!("a yearly rate such as 0.04, is {interest}"),
+                ProblemKind::InterestRate { value: interest },
             );
         }
         let new = NewFixedCosts {
@@ -927,7 +985,7 @@ impl Validator<'_> {
                 self.at(
                     &format!("{path}.id"),
                     &s.id,
-                    format!("site id {id:?} is empty or used twice"),
+                    ProblemKind::SiteIdReused { id: id.clone() },
                 );
             }
             let did = |v: &mut Self, key: &str, val: &S<String>| -> u64 {
@@ -936,10 +994,10 @@ impl Validator<'_> {
                     v.at(
                         &format!("{path}.{key}"),
                         val,
-                        format!(
-                            "not a {national_len}-digit national number: {:?}",
-                            val.get_ref()
-                        ),
+                        ProblemKind::NotNationalNumber {
+                            digits: national_len,
+                            value: val.get_ref().clone(),
+                        },
                     );
                     return 0;
                 }
@@ -951,7 +1009,7 @@ impl Validator<'_> {
                 self.at(
                     &format!("{path}.did_last"),
                     &s.did_last,
-                    "range ends before it starts",
+                    ProblemKind::RangeEndsBeforeStart,
                 );
             }
             let size = last.saturating_sub(first) + 1;
@@ -959,10 +1017,10 @@ impl Validator<'_> {
                 self.at(
                     &format!("{path}.extensions"),
                     &s.extensions,
-                    format!(
-                        "{} extensions do not fit in the {size} numbers of the DID range",
-                        s.extensions.get_ref()
-                    ),
+                    ProblemKind::TooManyExtensions {
+                        extensions: *s.extensions.get_ref(),
+                        range_size: size,
+                    },
                 );
             }
             let pbx = match s.legacy_pbx.get_ref().as_str() {
@@ -973,7 +1031,9 @@ impl Validator<'_> {
                     self.at(
                         &format!("{path}.legacy_pbx"),
                         &s.legacy_pbx,
-                        format!("must be \"large\", \"small\" or \"none\", not {other:?}"),
+                        ProblemKind::BadLegacyPbx {
+                            value: other.to_owned(),
+                        },
                     );
                     LegacyPbx::None
                 }
@@ -996,7 +1056,7 @@ impl Validator<'_> {
             });
         }
         if raw.is_empty() {
-            self.problem("sites", None, "missing: no [[sites]]");
+            self.problem("sites", None, ProblemKind::NoSites);
         }
         out
     }
@@ -1007,10 +1067,9 @@ impl Validator<'_> {
             self.at(
                 &format!("{p}.holding_time_distribution"),
                 &t.holding_time_distribution,
-                format!(
-                    "only \"lognormal\" is supported, not {:?}",
-                    t.holding_time_distribution.get_ref()
-                ),
+                ProblemKind::OnlyLognormal {
+                    value: t.holding_time_distribution.get_ref().clone(),
+                },
             );
         }
         let shares = |v: &mut Self,
@@ -1021,7 +1080,7 @@ impl Validator<'_> {
             for (k, val) in map {
                 let path = format!("{p}.{table}.{k}");
                 let Some(c) = DestinationClass::parse(k) else {
-                    v.at(&path, val, format!("unknown destination class {k:?}"));
+                    v.at(&path, val, ProblemKind::UnknownClass { name: k.clone() });
                     continue;
                 };
                 out.push((c, v.non_negative(&path, val)));
@@ -1034,7 +1093,7 @@ impl Validator<'_> {
             self.problem(
                 &format!("{p}.external_mix"),
                 None,
-                format!("shares add up to {sum}, not 1"),
+                ProblemKind::SharesSum { sum },
             );
         }
         if let Some((c, _)) = mix
@@ -1044,7 +1103,7 @@ impl Validator<'_> {
             self.problem(
                 &format!("{p}.external_mix.{c}"),
                 None,
-                "not an external destination",
+                ProblemKind::NotExternal,
             );
         }
         let durations: BTreeMap<DestinationClass, f64> =
@@ -1056,7 +1115,7 @@ impl Validator<'_> {
                 self.problem(
                     &format!("{p}.mean_duration_s.{c}"),
                     None,
-                    "missing: the class has calls in external_mix",
+                    ProblemKind::MissingDuration,
                 );
             }
         }
@@ -1066,7 +1125,7 @@ impl Validator<'_> {
             self.at(
                 &format!("{p}.hourly_weekday.shares"),
                 &t.hourly_weekday.shares,
-                format!("needs 24 values, has {}", hs.len()),
+                ProblemKind::HourlyCount { count: hs.len() },
             );
         } else {
             for (slot, v) in hourly.iter_mut().zip(hs) {
@@ -1077,7 +1136,7 @@ impl Validator<'_> {
                 self.at(
                     &format!("{p}.hourly_weekday.shares"),
                     &t.hourly_weekday.shares,
-                    format!("shares add up to {s}, not 1"),
+                    ProblemKind::SharesSum { sum: s },
                 );
             }
         }
