@@ -138,7 +138,7 @@ async fn csv_import_all_or_nothing(store: Store) {
     assert!(r.body.contains("id=\"import-errors\""));
     assert!(
         r.body
-            .contains("<td>4</td><td>no site &quot;nowhere&quot;</td>"),
+            .contains("<td>4</td><td>ingen lokasjon &quot;nowhere&quot;</td>"),
         "line 4 named: {}",
         r.body
     );
@@ -150,7 +150,7 @@ async fn csv_import_all_or_nothing(store: Store) {
     // Same number twice in the file.
     let dup = format!("{GOOD}3001,Again,radhus,,national,false,true\n");
     let r = app.post("/extensions/import", &b, &[("csv", &dup)]).await;
-    assert!(r.body.contains("also on line 2"), "{}", r.body);
+    assert!(r.body.contains("står også på linje 2"), "{}", r.body);
     // The API reports per line too.
     let t = app.token("admin").await;
     let req = axum::http::Request::post("/api/v1/extensions/import")
@@ -162,6 +162,11 @@ async fn csv_import_all_or_nothing(store: Store) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["error"]["code"], "import_failed");
     assert_eq!(r.json()["error"]["lines"][0]["line"], 4);
+    // The API's messages stay English whatever the client's language.
+    assert_eq!(
+        r.json()["error"]["lines"][0]["message"],
+        "no site \"nowhere\""
+    );
     assert!(
         store.extensions().await.unwrap_or_default().is_empty(),
         "nothing imported"

@@ -538,11 +538,119 @@ async fn export_as(
     Ok(response)
 }
 
-/// One CSV line's problem, by its line number in the file (header is line 1).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One CSV line's problems, by its line number in the file (header is line 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
     pub line: u64,
-    pub message: String,
+    pub problems: Vec<CsvProblem>,
+}
+
+impl LineError {
+    fn one(line: u64, problem: CsvProblem) -> LineError {
+        LineError {
+            line,
+            problems: vec![problem],
+        }
+    }
+
+    /// The line's problems in `lang`, joined with "; ".
+    pub fn message(&self, lang: Lang) -> String {
+        self.problems
+            .iter()
+            .map(|p| p.message(lang))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The API reports `{ "line", "message" }` with the message in English, as it always has.
+impl serde::Serialize for LineError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LineError", 2)?;
+        st.serialize_field("line", &self.line)?;
+        st.serialize_field("message", &self.message(Lang::En))?;
+        st.end()
+    }
+}
+
+/// What is wrong on a CSV import line. Quoted values are the file's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvProblem {
+    BadHeader,
+    /// The csv crate could not read the record; its detail is English only.
+    Unreadable {
+        detail: String,
+    },
+    FieldCount {
+        found: usize,
+    },
+    BadNumber {
+        number: String,
+    },
+    NumberExists {
+        number: String,
+    },
+    NumberRepeated {
+        number: String,
+        first_line: u64,
+    },
+    EmptyDisplayName,
+    UnknownSite {
+        site: String,
+    },
+    BadClassOfService {
+        value: String,
+    },
+    NotBool {
+        column: &'static str,
+        value: String,
+    },
+    NoExtensions,
+}
+
+impl CsvProblem {
+    pub fn message(&self, lang: Lang) -> String {
+        use CsvProblem as P;
+        let header = CSV_HEADER.join(",");
+        let expected = CSV_HEADER.len();
+        match (self, lang) {
+            (P::BadHeader, Lang::En) => format!("header must be {header}"),
+            (P::BadHeader, Lang::Nb) => format!("overskriftslinjen må være {header}"),
+            (P::Unreadable { detail }, Lang::En) => format!("unreadable: {detail}"),
+            (P::Unreadable { detail }, Lang::Nb) => format!("kan ikke leses: {detail}"),
+            (P::FieldCount { found }, Lang::En) => format!("{found} fields, expected {expected}"),
+            (P::FieldCount { found }, Lang::Nb) => format!("{found} felt, skal være {expected}"),
+            (P::BadNumber { number }, Lang::En) => format!("number {number:?}: use 2 to 8 digits"),
+            (P::BadNumber { number }, Lang::Nb) => format!("nummer {number:?}: bruk 2 til 8 sifre"),
+            (P::NumberExists { number }, Lang::En) => format!("number {number} exists already"),
+            (P::NumberExists { number }, Lang::Nb) => format!("nummer {number} finnes allerede"),
+            (P::NumberRepeated { number, first_line }, Lang::En) => {
+                format!("number {number} also on line {first_line}")
+            }
+            (P::NumberRepeated { number, first_line }, Lang::Nb) => {
+                format!("nummer {number} står også på linje {first_line}")
+            }
+            (P::EmptyDisplayName, Lang::En) => "display_name is empty".into(),
+            (P::EmptyDisplayName, Lang::Nb) => "display_name er tomt".into(),
+            (P::UnknownSite { site }, Lang::En) => format!("no site {site:?}"),
+            (P::UnknownSite { site }, Lang::Nb) => format!("ingen lokasjon {site:?}"),
+            (P::BadClassOfService { value }, Lang::En) => format!(
+                "invalid class of service: {value:?} (expected internal, national, mobile or international)"
+            ),
+            (P::BadClassOfService { value }, Lang::Nb) => format!(
+                "ugyldig tjenesteklasse: {value:?} (skal være internal, national, mobile eller international)"
+            ),
+            (P::NotBool { column, value }, Lang::En) => {
+                format!("{column} {value:?}: use true or false")
+            }
+            (P::NotBool { column, value }, Lang::Nb) => {
+                format!("{column} {value:?}: bruk true eller false")
+            }
+            (P::NoExtensions, Lang::En) => "no extensions in the file".into(),
+            (P::NoExtensions, Lang::Nb) => "ingen internnumre i filen".into(),
+        }
+    }
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -586,50 +694,58 @@ pub async fn parse_import(
         .from_reader(text.as_bytes());
     match reader.headers() {
         Ok(h) if h.iter().collect::<Vec<_>>() == CSV_HEADER => {}
-        _ => errors.push(LineError {
-            line: 1,
-            message: format!("header must be {}", CSV_HEADER.join(",")),
-        }),
+        _ => errors.push(LineError::one(1, CsvProblem::BadHeader)),
     }
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError {
+                errors.push(LineError::one(
                     line,
-                    message: format!("unreadable: {e}"),
-                });
+                    CsvProblem::Unreadable {
+                        detail: e.to_string(),
+                    },
+                ));
                 continue;
             }
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if record.len() != CSV_HEADER.len() {
-            errors.push(LineError {
+            errors.push(LineError::one(
                 line,
-                message: format!("{} fields, expected {}", record.len(), CSV_HEADER.len()),
-            });
+                CsvProblem::FieldCount {
+                    found: record.len(),
+                },
+            ));
             continue;
         }
         let field = |i: usize| record.get(i).unwrap_or("").to_string();
         let number = field(0);
         let mut problems = Vec::new();
         if !(2..=8).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
-            problems.push(format!("number {number:?}: use 2 to 8 digits"));
+            problems.push(CsvProblem::BadNumber {
+                number: number.clone(),
+            });
         } else if existing.contains(&number) {
-            problems.push(format!("number {number} exists already"));
+            problems.push(CsvProblem::NumberExists {
+                number: number.clone(),
+            });
         } else if let Some(first) = seen.insert(number.clone(), line) {
-            problems.push(format!("number {number} also on line {first}"));
+            problems.push(CsvProblem::NumberRepeated {
+                number: number.clone(),
+                first_line: first,
+            });
         }
         if field(1).is_empty() {
-            problems.push("display_name is empty".into());
+            problems.push(CsvProblem::EmptyDisplayName);
         }
         if !sites.contains(&field(2)) {
-            problems.push(format!("no site {:?}", field(2)));
+            problems.push(CsvProblem::UnknownSite { site: field(2) });
         }
         let class = field(4).parse::<ClassOfService>();
-        if let Err(e) = &class {
-            problems.push(e.to_string());
+        if class.is_err() {
+            problems.push(CsvProblem::BadClassOfService { value: field(4) });
         }
         let premium = parse_bool(&field(5));
         let enabled = if field(6).is_empty() {
@@ -638,10 +754,16 @@ pub async fn parse_import(
             parse_bool(&field(6))
         };
         if premium.is_none() {
-            problems.push(format!("premium_allowed {:?}: use true or false", field(5)));
+            problems.push(CsvProblem::NotBool {
+                column: "premium_allowed",
+                value: field(5),
+            });
         }
         if enabled.is_none() {
-            problems.push(format!("enabled {:?}: use true or false", field(6)));
+            problems.push(CsvProblem::NotBool {
+                column: "enabled",
+                value: field(6),
+            });
         }
         match (problems.is_empty(), class, premium, enabled) {
             (true, Ok(class), Some(premium), Some(enabled)) => {
@@ -661,17 +783,11 @@ pub async fn parse_import(
                     password,
                 ));
             }
-            _ => errors.push(LineError {
-                line,
-                message: problems.join("; "),
-            }),
+            _ => errors.push(LineError { line, problems }),
         }
     }
     if out.is_empty() && errors.is_empty() {
-        errors.push(LineError {
-            line: 1,
-            message: "no extensions in the file".into(),
-        });
+        errors.push(LineError::one(1, CsvProblem::NoExtensions));
     }
     Ok(if errors.is_empty() {
         Ok(out)
@@ -726,7 +842,7 @@ async fn import(
                     p { (Msg::ImportFailed.get(lang)) }
                     table {
                         thead { tr { th scope="col" { (Msg::Line.get(lang)) } th scope="col" { (Msg::Error.get(lang)) } } }
-                        tbody { @for e in &errors { tr { td { (e.line) } td { (e.message) } } } }
+                        tbody { @for e in &errors { tr { td { (e.line) } td { (e.message(lang)) } } } }
                     }
                 }
             };
