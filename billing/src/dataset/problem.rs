@@ -157,14 +157,14 @@ impl ProblemKind {
             K::MissingTable { table } => format!("tabellen [{table}] mangler"),
             K::NoTariffs => "mangler: filen har ingen [tariffs.<navn>]-tabell".into(),
             K::NoTariffOfWorld { world } => {
-                format!("ingen tariff i verdenen {world} (sammenligningen trenger begge)")
+                format!("ingen tariff for «{world}» (sammenligningen trenger både gammel og ny)")
             }
             K::OnlyNok { currency } => format!("bare NOK støttes, ikke {currency:?}"),
             K::PricesIncludeVat => {
                 "prisene må være uten mva. (kommuner får mva. refundert); regn dem om først".into()
             }
             K::MissingClaimedSaving => "mangler: målet besparelsen sammenlignes med".into(),
-            K::TrunkPrefix => "rikstakseprefiks støttes ikke (lukket nummerplan)".into(),
+            K::TrunkPrefix => "nasjonalt prefiks (trunkprefiks) støttes ikke (lukket nummerplan)".into(),
             K::NotDigits { value } => format!("ikke en sifferstreng: {value:?}"),
             K::DuplicatePrefix { prefix } => format!("prefikset {prefix:?} står to ganger"),
             K::InternationalPrefix { required } => {
