@@ -117,7 +117,7 @@ const BILLING_COLUMNS: &str = "id, started_at, answered_at, ended_at, talk_secon
      callee_site, callee_department, trunk, synthetic";
 
 #[derive(sqlx::FromRow)]
-struct FullRow {
+pub(crate) struct FullRow {
     id: i64,
     started_at: DateTime<Utc>,
     answered_at: Option<DateTime<Utc>>,
@@ -228,7 +228,7 @@ impl TryFrom<FullRow> for StoredCallRecord {
 
 /// Money is read as text on both backends so SQLite's decimal strings and PostgreSQL's
 /// NUMERIC come back through one exact path.
-const FULL_COLUMNS: &str = "id, started_at, answered_at, ended_at, talk_seconds, direction, disposition, \
+pub(crate) const FULL_COLUMNS: &str = "id, started_at, answered_at, ended_at, talk_seconds, direction, disposition, \
      caller_extension, caller_number, caller_site, caller_department, callee_extension, callee_number, \
      callee_site, callee_department, trunk, sip_code, sip_reason, transfer_chain, caller_packets, caller_lost, \
      caller_jitter_ms, caller_mos, callee_packets, callee_lost, callee_jitter_ms, callee_mos, synthetic, \

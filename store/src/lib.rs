@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 
 pub mod admin;
 mod audit;
+mod call_reports;
 mod calls;
 pub mod credentials;
 mod error;
@@ -36,6 +37,7 @@ mod tariffs;
 mod trunks;
 
 pub use admin::{AdminSession, AdminUser, ApiToken, NewAdminSession};
+pub use call_reports::CallQuery;
 pub use calls::{CallFilter, CallRecordWrite, CallWriteOutcome};
 pub use credentials::{Credentials, DEFAULT_REALM, generate_password};
 pub use error::{Result, StoreError};
