@@ -258,11 +258,7 @@ impl<'a> CostReportBuilder<'a> {
                         row(k, label, &a)
                     })
                     .collect();
-                if dimension == Dimension::Month {
-                    rows.sort_by(|a, b| a.key.cmp(&b.key));
-                } else {
-                    rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
-                }
+                sort_rows(dimension, &mut rows);
                 CostReport {
                     dimension,
                     period: self.period,
@@ -272,6 +268,66 @@ impl<'a> CostReportBuilder<'a> {
                 }
             })
             .collect()
+    }
+}
+
+/// Months in date order; every other breakdown by cost, highest first.
+fn sort_rows(dimension: Dimension, rows: &mut [CostRow]) {
+    if dimension == Dimension::Month {
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+    } else {
+        rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
+    }
+}
+
+impl CostRow {
+    fn merge(&mut self, other: &CostRow) {
+        self.calls += other.calls;
+        self.answered += other.answered;
+        self.talk_seconds += other.talk_seconds;
+        self.cost += other.cost;
+        self.legacy_cost += other.legacy_cost;
+        self.new_cost += other.new_cost;
+    }
+}
+
+impl CostReport {
+    /// One report for `period` from reports of `dimension` over parts of it that do not
+    /// overlap (e.g. one per day): rows with the same key add up. Exact, since every
+    /// amount is a whole number of øre.
+    pub fn combine<'r>(
+        dimension: Dimension,
+        period: Period,
+        parts: impl IntoIterator<Item = &'r CostReport>,
+    ) -> CostReport {
+        let mut rows: HashMap<&str, CostRow> = HashMap::new();
+        let mut total = CostRow {
+            key: "total".to_owned(),
+            label: "all calls".to_owned(),
+            ..CostRow::default()
+        };
+        let mut unrated = 0;
+        for part in parts {
+            for row in &part.rows {
+                match rows.get_mut(row.key.as_str()) {
+                    Some(r) => r.merge(row),
+                    None => {
+                        rows.insert(row.key.as_str(), row.clone());
+                    }
+                }
+            }
+            total.merge(&part.total);
+            unrated += part.unrated;
+        }
+        let mut rows: Vec<CostRow> = rows.into_values().collect();
+        sort_rows(dimension, &mut rows);
+        CostReport {
+            dimension,
+            period,
+            rows,
+            total,
+            unrated,
+        }
     }
 }
 

@@ -145,3 +145,42 @@ fn text_tables() {
     assert!(t.contains("What would flip the verdict"));
     assert!(t.contains("(assumption)"));
 }
+
+/// Reports per day, combined, equal the report of the whole period; so does savings
+/// traffic per day merged into one builder (what the admin UI's cache relies on).
+#[test]
+fn per_day_parts_combine_into_the_whole() {
+    let ds = &*SAMPLE;
+    let rater = ds.rater();
+    let (p, calls) = two_weeks();
+    let whole = {
+        let mut b = CostReportBuilder::new(ds, &rater, p, &Dimension::ALL);
+        calls.iter().for_each(|c| b.add(c));
+        b.finish()
+    };
+    let mut days: Vec<Vec<CostReport>> = Vec::new();
+    let mut merged = crate::savings::SavingsBuilder::new(ds, &rater, p);
+    let mut day = p.from;
+    while day <= p.to {
+        let one = Period::new(day, day).expect("day");
+        let mut b = CostReportBuilder::new(ds, &rater, one, &Dimension::ALL);
+        let mut s = crate::savings::SavingsBuilder::new(ds, &rater, one);
+        for c in &calls {
+            b.add(c);
+            s.add(c);
+        }
+        days.push(b.finish());
+        merged.add_traffic(&s.into_traffic());
+        day = day.succ_opt().expect("next day");
+    }
+    for (i, want) in whole.iter().enumerate() {
+        let got = CostReport::combine(want.dimension, p, days.iter().map(|d| &d[i]));
+        assert_eq!(&got, want, "{:?}", want.dimension);
+    }
+    let mut merged_report = merged.finish();
+    let want = SavingsReport::build(ds, &rater, p, &calls);
+    // Each day's builder saw the other days' calls as outside its period.
+    assert!(merged_report.basis.records_outside_period > 0);
+    merged_report.basis.records_outside_period = want.basis.records_outside_period;
+    assert_eq!(merged_report, want);
+}

@@ -48,6 +48,69 @@ impl Acc {
         self.legacy_ore += legacy;
         self.new_ore += new;
     }
+
+    fn merge(&mut self, other: &Acc) {
+        self.calls += other.calls;
+        self.talk_seconds += other.talk_seconds;
+        self.legacy_ore += other.legacy_ore;
+        self.new_ore += other.new_ore;
+    }
+}
+
+fn merge_accs(into: &mut Vec<Acc>, from: &[Acc]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), Acc::default());
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        a.merge(b);
+    }
+}
+
+/// The traffic a [`SavingsBuilder`] has accumulated, owned and detached from the dataset:
+/// what a cache keeps for a stretch of days and merges back into a builder for any period
+/// made of such stretches. Site and department slots are the dataset's, so traffic must be
+/// merged into a builder over the same dataset that produced it.
+#[derive(Clone, Debug, Default)]
+pub struct SavingsTraffic {
+    by_site: Vec<Acc>,
+    by_dept: Vec<Acc>,
+    by_class: [Acc; DestinationClass::COUNT],
+    total: Acc,
+    basis: DataBasis,
+}
+
+impl SavingsTraffic {
+    /// Adds `other`'s traffic to this one. Days with calls add up, so the stretches merged
+    /// must not overlap.
+    pub fn merge(&mut self, other: &SavingsTraffic) {
+        merge_accs(&mut self.by_site, &other.by_site);
+        merge_accs(&mut self.by_dept, &other.by_dept);
+        for (a, b) in self.by_class.iter_mut().zip(&other.by_class) {
+            a.merge(b);
+        }
+        self.total.merge(&other.total);
+        let (b, o) = (&mut self.basis, &other.basis);
+        b.records += o.records;
+        b.records_outside_period += o.records_outside_period;
+        b.synthetic_records += o.synthetic_records;
+        b.answered += o.answered;
+        b.inbound += o.inbound;
+        b.placed_answered += o.placed_answered;
+        b.unrated_legacy += o.unrated_legacy;
+        b.unrated_new += o.unrated_new;
+        for (reason, n) in &o.unrated_reasons {
+            *b.unrated_reasons.entry(reason.clone()).or_insert(0) += n;
+        }
+        b.days_with_calls += o.days_with_calls;
+        b.first_call = match (b.first_call, o.first_call) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        b.last_call = match (b.last_call, o.last_call) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+    }
 }
 
 /// How much data the report rests on.
@@ -364,6 +427,35 @@ impl<'a> SavingsBuilder<'a> {
 
     pub fn finish(self) -> SavingsReport {
         build_report(self)
+    }
+
+    /// The traffic added so far, without the dataset (see [`SavingsTraffic`]).
+    pub fn into_traffic(self) -> SavingsTraffic {
+        SavingsTraffic {
+            by_site: self.by_site,
+            by_dept: self.by_dept,
+            by_class: self.by_class,
+            total: self.total,
+            basis: self.basis,
+        }
+    }
+
+    /// Adds traffic accumulated by another builder over the same dataset, as if its calls
+    /// had been added here (they are not checked against this builder's period).
+    pub fn add_traffic(&mut self, traffic: &SavingsTraffic) {
+        let mut mine = SavingsTraffic {
+            by_site: std::mem::take(&mut self.by_site),
+            by_dept: std::mem::take(&mut self.by_dept),
+            by_class: self.by_class,
+            total: self.total,
+            basis: std::mem::take(&mut self.basis),
+        };
+        mine.merge(traffic);
+        self.by_site = mine.by_site;
+        self.by_dept = mine.by_dept;
+        self.by_class = mine.by_class;
+        self.total = mine.total;
+        self.basis = mine.basis;
     }
 }
 
