@@ -22,6 +22,7 @@ mod form;
 mod http;
 pub mod i18n;
 mod layout;
+mod reports;
 pub mod totp;
 
 pub use app::{ROUTES, Route, app};
@@ -106,6 +107,8 @@ pub struct AppState {
     pub(crate) realm: String,
     pub(crate) secure_cookies: bool,
     pub(crate) argon2_params: argon2::Params,
+    /// Per-day aggregates behind the costs and savings pages.
+    pub(crate) reports: Arc<reports::ReportCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -126,6 +129,7 @@ impl AppState {
             realm: store::DEFAULT_REALM.to_string(),
             secure_cookies: false,
             argon2_params: auth::default_argon2_params(),
+            reports: Arc::default(),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::app::{Access, ROUTES};
 use crate::auth::Principal;
 use crate::http::audit;
-use crate::http::calls::{PAGE_SIZE, RecordQuery, select};
+use crate::http::calls::{PAGE_SIZE, RecordQuery, select_page};
 use crate::http::error::{HttpError, HttpResult};
 use crate::http::extensions::{ExtensionEdit, apply_import, parse_import, save_edit};
 use crate::http::sites::{SiteEdit, delete_department_checked, save_department, save_site};
@@ -687,15 +687,10 @@ async fn call_records(
     State(state): State<AppState>,
     Query(q): Query<RecordQuery>,
 ) -> HttpResult<Json<Value>> {
-    let rows = select(&state, &q).await?;
-    let page = q.page.unwrap_or(1).max(1) as usize;
-    let shown: Vec<&store::StoredCallRecord> = rows
-        .iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let (shown, total) = select_page(&state, &q).await?;
+    let page = q.page.unwrap_or(1).max(1);
     Ok(Json(
-        json!({ "total": rows.len(), "page": page, "page_size": PAGE_SIZE, "records": shown }),
+        json!({ "total": total, "page": page, "page_size": PAGE_SIZE, "records": shown }),
     ))
 }
 

@@ -1,5 +1,6 @@
 //! Live calls (with a hang-up button) and call records (filtered, paged, CSV export).
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -115,8 +116,8 @@ fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The records matching `q`, newest first (all pages).
-pub async fn select(state: &AppState, q: &RecordQuery) -> HttpResult<Vec<StoredCallRecord>> {
+/// The store's filter for `q`: dates are whole UTC days, `to` inclusive.
+fn call_query(q: &RecordQuery) -> HttpResult<store::CallQuery> {
     let from = day(&q.from, "from")?
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
@@ -124,31 +125,41 @@ pub async fn select(state: &AppState, q: &RecordQuery) -> HttpResult<Vec<StoredC
         .and_then(|d| d.succ_opt())
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
-    let mut rows = state
+    let owned = |s: &Option<String>| opt(s).map(str::to_owned);
+    Ok(store::CallQuery {
+        from,
+        to,
+        site: owned(&q.site),
+        department: owned(&q.department),
+        extension: owned(&q.extension),
+        direction: owned(&q.direction),
+        outcome: owned(&q.outcome),
+    })
+}
+
+/// Every record matching `q`, newest first (all pages), filtered in SQL (the XLSX
+/// download: the workbook is built in memory anyway).
+pub async fn select(state: &AppState, q: &RecordQuery) -> HttpResult<Vec<StoredCallRecord>> {
+    Ok(state
         .store
-        .call_records(&store::CallFilter {
-            from,
-            to,
-            limit: None,
-        })
-        .await?;
-    rows.reverse();
-    let site = opt(&q.site);
-    let dept = opt(&q.department);
-    let ext = opt(&q.extension);
-    let dir = opt(&q.direction);
-    let outcome = opt(&q.outcome);
-    rows.retain(|r| {
-        site.is_none_or(|s| {
-            r.caller_site.as_deref() == Some(s) || r.callee_site.as_deref() == Some(s)
-        }) && dept.is_none_or(|d| {
-            r.caller_department.as_deref() == Some(d) || r.callee_department.as_deref() == Some(d)
-        }) && ext.is_none_or(|e| {
-            r.caller_extension.as_deref() == Some(e) || r.callee_extension.as_deref() == Some(e)
-        }) && dir.is_none_or(|d| r.direction.as_str() == d)
-            && outcome.is_none_or(|o| r.disposition.map(|d| d.as_str()) == Some(o))
-    });
-    Ok(rows)
+        .call_record_page(&call_query(q)?, 0, u32::MAX)
+        .await?)
+}
+
+/// Page `q.page` (from 1) of the records matching `q`, newest first, and how many match
+/// in all: both in SQL, so a year of records is never read for one page.
+pub async fn select_page(
+    state: &AppState,
+    q: &RecordQuery,
+) -> HttpResult<(Vec<StoredCallRecord>, u64)> {
+    let query = call_query(q)?;
+    let page_no = u64::from(q.page.unwrap_or(1).max(1));
+    let offset = (page_no - 1) * PAGE_SIZE as u64;
+    let (rows, total) = tokio::try_join!(
+        state.store.call_record_page(&query, offset, PAGE_SIZE as u32),
+        state.store.count_matching_calls(&query),
+    )?;
+    Ok((rows, total))
 }
 
 const DIRECTIONS: [&str; 5] = [
@@ -174,14 +185,12 @@ async fn records(
     Query(q): Query<RecordQuery>,
 ) -> HttpResult<Html<String>> {
     let lang = p.lang;
-    let rows = select(&state, &q).await?;
+    let (shown, total) = select_page(&state, &q).await?;
     let page_no = q.page.unwrap_or(1).max(1) as usize;
-    let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
-    let shown: Vec<&StoredCallRecord> = rows
-        .iter()
-        .skip((page_no - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let pages = usize::try_from(total)
+        .unwrap_or(usize::MAX)
+        .div_ceil(PAGE_SIZE)
+        .max(1);
     let sites = state.store.sites().await?;
     let depts = state.store.departments().await?;
     let link = |n: usize| {
@@ -220,7 +229,7 @@ async fn records(
                 select id="outcome" name="outcome" { option value="" { (Msg::Any.get(lang)) } @for o in OUTCOMES { option value=(o) selected[sel(&q.outcome, o)] { (o) } } }
                 p { button type="submit" { (Msg::Filter.get(lang)) } }
             }
-            p { a href=(csv_link) { (Msg::ExportCsv.get(lang)) } " · " a href=(csv_link.replacen("/calls.csv", "/calls.xlsx", 1)) { (Msg::DownloadXlsx.get(lang)) } " · " (rows.len()) }
+            p { a href=(csv_link) { (Msg::ExportCsv.get(lang)) } " · " a href=(csv_link.replacen("/calls.csv", "/calls.xlsx", 1)) { (Msg::DownloadXlsx.get(lang)) } " · " (total) }
             table {
                 thead { tr {
                     th scope="col" { (Msg::Started.get(lang)) } th scope="col" { (Msg::Caller.get(lang)) } th scope="col" { (Msg::Callee.get(lang)) }
@@ -246,10 +255,11 @@ async fn records(
     ))
 }
 
-/// CSV of every matching record (all pages).
-pub fn records_to_csv(rows: &[StoredCallRecord]) -> Result<Vec<u8>, csv::Error> {
+/// CSV lines of `rows`, after the header line when `header` is set.
+fn csv_lines(rows: &[StoredCallRecord], header: bool) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    if header {
+        w.write_record([
         "id",
         "started_at",
         "answered_at",
@@ -269,7 +279,8 @@ pub fn records_to_csv(rows: &[StoredCallRecord]) -> Result<Vec<u8>, csv::Error> 
         "cost_new",
         "cost_old",
         "synthetic",
-    ])?;
+        ])?;
+    }
     for r in rows {
         let o = |s: &Option<String>| s.clone().unwrap_or_default();
         w.write_record([
@@ -312,15 +323,60 @@ async fn records_xlsx(
     )
 }
 
+/// Records per chunk of a CSV export: one query and one piece of the response each.
+const CSV_CHUNK: u32 = 5_000;
+
+/// Where a CSV export stands between chunks.
+struct CsvExport {
+    state: AppState,
+    query: store::CallQuery,
+    /// The last record sent (keyset position); `None` before the first chunk.
+    after: Option<(DateTime<Utc>, store::CallRecordId)>,
+    started: bool,
+    done: bool,
+}
+
+/// The next chunk of a CSV export: the header first, then records newest first.
+async fn next_csv_chunk(
+    mut export: CsvExport,
+) -> Result<Option<(Bytes, CsvExport)>, std::io::Error> {
+    if export.done {
+        return Ok(None);
+    }
+    let rows = export
+        .state
+        .store
+        .call_records_after(&export.query, export.after, CSV_CHUNK)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "CSV export: reading call records failed");
+            std::io::Error::other(e)
+        })?;
+    let bytes = csv_lines(&rows, !export.started).map_err(|e| {
+        tracing::error!(error = %e, "CSV export failed");
+        std::io::Error::other(e)
+    })?;
+    export.started = true;
+    export.done = rows.len() < CSV_CHUNK as usize;
+    export.after = rows.last().map(|r| (r.started_at, r.id)).or(export.after);
+    Ok(Some((Bytes::from(bytes), export)))
+}
+
+/// CSV of every matching record, streamed in chunks read by keyset from the store, so a
+/// year of records is never in memory at once. A failure after the first chunk can only
+/// cut the download short (logged); the status line has gone by then.
 async fn records_csv(
     State(state): State<AppState>,
     Query(q): Query<RecordQuery>,
 ) -> HttpResult<Response> {
-    let rows = select(&state, &q).await?;
-    let bytes = records_to_csv(&rows).map_err(|e| {
-        tracing::error!(error = %e, "CSV export failed");
-        HttpError::Internal
-    })?;
+    let export = CsvExport {
+        state,
+        query: call_query(&q)?,
+        after: None,
+        started: false,
+        done: false,
+    };
+    let body = Body::from_stream(futures_util::stream::try_unfold(export, next_csv_chunk));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -329,7 +385,7 @@ async fn records_csv(
                 "attachment; filename=\"calls.csv\"",
             ),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

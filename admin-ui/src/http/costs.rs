@@ -7,9 +7,8 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use billing::{CostReport, CostReportBuilder, Dataset, Dimension, Period, TariffFile};
+use billing::{CostReport, Dataset, Dimension, Period};
 use chrono::{Datelike, NaiveDate, Utc};
-use futures_util::TryStreamExt;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -41,33 +40,7 @@ pub struct CostQuery {
 /// The billing dataset in force: the active dataset file, with a newer tariff file's
 /// tariffs in place of its own (as `sentral report` does).
 pub async fn active_dataset(state: &AppState) -> HttpResult<Dataset> {
-    let Some(file) = state
-        .store
-        .active_tariff_file(store::TariffFileKind::Dataset)
-        .await?
-    else {
-        return Err(HttpError::Invalid(
-            "no billing dataset imported yet (sentral import FILE.toml)".into(),
-        ));
-    };
-    let mut dataset = Dataset::from_toml_str(&file.content).map_err(|e| {
-        tracing::error!(error = %e, name = %file.name, "stored dataset no longer loads");
-        HttpError::Internal
-    })?;
-    if let Some(t) = state
-        .store
-        .active_tariff_file(store::TariffFileKind::Tariff)
-        .await?
-    {
-        if t.imported_at >= file.imported_at {
-            let tariffs = TariffFile::from_toml_str(&t.content).map_err(|e| {
-                tracing::error!(error = %e, name = %t.name, "stored tariff file no longer loads");
-                HttpError::Internal
-            })?;
-            dataset.replace_tariffs(tariffs);
-        }
-    }
-    Ok(dataset)
+    crate::reports::active_dataset(&state.store).await
 }
 
 fn period(q: &CostQuery) -> HttpResult<Period> {
@@ -100,31 +73,18 @@ fn dimension(s: Option<&str>) -> HttpResult<Dimension> {
     }
 }
 
-/// Rates every call of the period into one report per dimension in `dims`.
+/// One report per dimension in `dims` over the period, merged from the per-day
+/// aggregates (only days with new or changed records are rated again).
 pub async fn build(
     state: &AppState,
     period: Period,
     dims: &[Dimension],
 ) -> HttpResult<Vec<CostReport>> {
-    let dataset = active_dataset(state).await?;
-    let rater = dataset.rater();
-    // A day of margin each side covers the Oslo/UTC offset; billing drops calls outside
-    // the period by its own (local) dates.
-    let start = (period.from - chrono::Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or_default();
-    let end = (period.to + chrono::Duration::days(2))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or_default();
-    let mut builder = CostReportBuilder::new(&dataset, &rater, period, dims);
-    let mut stream = state.store.stream_call_records(start, end);
-    while let Some(record) = stream.try_next().await? {
-        builder.add(&record);
-    }
-    drop(stream);
-    Ok(builder.finish())
+    Ok(state
+        .reports
+        .period(&state.store, period)
+        .await?
+        .cost_reports(period, dims))
 }
 
 fn nok(d: Decimal) -> String {

@@ -8,17 +8,15 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use billing::savings::SavingsBuilder;
 use billing::{Period, SavingsReport};
 use chrono::{Datelike, NaiveDate};
-use futures_util::TryStreamExt;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::http::costs::{CostQuery, active_dataset};
+use crate::http::costs::CostQuery;
 use crate::http::error::{HttpError, HttpResult};
 use crate::i18n::Msg;
 use crate::layout::page;
@@ -67,47 +65,20 @@ fn months(p: Period) -> Vec<Period> {
     out
 }
 
-/// The whole-period report and one per month, from one pass over the records.
+/// The whole-period report and one per month, merged from the per-day aggregates (only
+/// days with new or changed records are rated again).
 pub async fn build(
     state: &AppState,
     period: Period,
 ) -> HttpResult<(SavingsReport, Vec<SavingsReport>)> {
-    let dataset = active_dataset(state).await?;
-    let rater = dataset.rater();
     let month_periods = months(period);
     if month_periods.len() > 120 {
         return Err(HttpError::Invalid("period longer than ten years".into()));
     }
-    let mut whole = SavingsBuilder::new(&dataset, &rater, period);
-    let mut monthly: Vec<SavingsBuilder<'_>> = month_periods
-        .iter()
-        .map(|m| SavingsBuilder::new(&dataset, &rater, *m))
-        .collect();
-    let start = (period.from - chrono::Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or_default();
-    let end = (period.to + chrono::Duration::days(2))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or_default();
-    let mut stream = state.store.stream_call_records(start, end);
-    while let Some(record) = stream.try_next().await? {
-        whole.add(&record);
-        // Billing assigns a call to a month by its local (Oslo) date; offer it to the
-        // UTC month and its neighbours, and each builder keeps only its own.
-        let day = record.started_at.date_naive();
-        for (m, b) in month_periods.iter().zip(monthly.iter_mut()) {
-            if day >= m.from - chrono::Duration::days(1) && day <= m.to + chrono::Duration::days(1)
-            {
-                b.add(&record);
-            }
-        }
-    }
-    drop(stream);
+    let totals = state.reports.period(&state.store, period).await?;
     Ok((
-        whole.finish(),
-        monthly.into_iter().map(SavingsBuilder::finish).collect(),
+        totals.savings(period),
+        month_periods.iter().map(|m| totals.savings(*m)).collect(),
     ))
 }
 
