@@ -7,7 +7,9 @@
 //! generator as `sentral traffic generate`, each rated with the dataset (`cost_new` live,
 //! `cost_old` legacy, as `Store::set_call_costs` stores them). An admin session and an
 //! admin API token are made directly in the store. Each iteration sends one `GET` through
-//! `admin_ui::app` with `tower::ServiceExt::oneshot` and reads the whole body.
+//! `admin_ui::app` with `tower::ServiceExt::oneshot` and reads the whole body. The
+//! `*_after_new_call` benches store one more call before each request, as a server sees
+//! the year's reports while calls keep ending.
 //!
 //! SQLite always (a file in a temporary directory); PostgreSQL too when
 //! `SENTRAL_TEST_POSTGRES` is set (a schema of its own, dropped at exit).
@@ -68,12 +70,39 @@ struct Fixture {
     to: NaiveDate,
     /// One extension that made calls, for the filtered call list.
     busy_extension: String,
+    /// A generated call, stored again as a new call ending now by the `*_after_new_call`
+    /// benches.
+    template_call: CallRecord,
 }
 
 /// Records are rated and their costs stored in batches of this many.
 const RATE_BATCH: usize = 20_000;
 
-async fn seed(store: &Store, dataset: &Dataset, from: NaiveDate, to: NaiveDate) -> u64 {
+/// Stores the sample as the active billing dataset (again: a new file, as an import makes).
+async fn import_dataset(store: &Store) {
+    store
+        .import_tariff_file(
+            &NewTariffFile {
+                kind: TariffFileKind::Dataset,
+                name: "Sørum sample".into(),
+                version: "bench".into(),
+                valid_from: None,
+                valid_to: None,
+                content: SAMPLE_TOML.to_string(),
+            },
+            true,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("dataset: {e}"));
+}
+
+/// Seeds the store; returns how many records it holds and the last one generated.
+async fn seed(
+    store: &Store,
+    dataset: &Dataset,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> (u64, CallRecord) {
     let sites: Vec<SiteImport> = dataset
         .sites
         .iter()
@@ -91,20 +120,7 @@ async fn seed(store: &Store, dataset: &Dataset, from: NaiveDate, to: NaiveDate) 
         .import_sites(&sites)
         .await
         .unwrap_or_else(|e| panic!("sites: {e}"));
-    store
-        .import_tariff_file(
-            &NewTariffFile {
-                kind: TariffFileKind::Dataset,
-                name: dataset.meta.name.clone(),
-                version: "bench".into(),
-                valid_from: None,
-                valid_to: None,
-                content: SAMPLE_TOML.to_string(),
-            },
-            true,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("dataset: {e}"));
+    import_dataset(store).await;
     let extensions: Vec<NewExtension> = dataset
         .sites
         .iter()
@@ -137,6 +153,10 @@ async fn seed(store: &Store, dataset: &Dataset, from: NaiveDate, to: NaiveDate) 
         .insert_call_records(&records)
         .await
         .unwrap_or_else(|e| panic!("insert: {e}"));
+    let last = records
+        .last()
+        .cloned()
+        .unwrap_or_else(|| panic!("the generator made no calls"));
     drop(records);
 
     // Rated as a running system would have rated them when each call ended.
@@ -171,10 +191,11 @@ async fn seed(store: &Store, dataset: &Dataset, from: NaiveDate, to: NaiveDate) 
             .await
             .unwrap_or_else(|e| panic!("costs: {e}"));
     }
-    store
+    let calls = store
         .count_call_records(start, end)
         .await
-        .unwrap_or_else(|e| panic!("count: {e}"))
+        .unwrap_or_else(|e| panic!("count: {e}"));
+    (calls, last)
 }
 
 async fn fixture(store: Store, data_dir: std::path::PathBuf) -> Fixture {
@@ -182,7 +203,7 @@ async fn fixture(store: Store, data_dir: std::path::PathBuf) -> Fixture {
     let to = Utc::now().date_naive();
     let from = to - chrono::Duration::days(364);
     let started = std::time::Instant::now();
-    let calls = seed(&store, &dataset, from, to).await;
+    let (calls, template_call) = seed(&store, &dataset, from, to).await;
     eprintln!(
         "admin_pages: {calls} call records {from}..={to} seeded in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -231,7 +252,22 @@ async fn fixture(store: Store, data_dir: std::path::PathBuf) -> Fixture {
         from,
         to,
         busy_extension,
+        template_call,
     }
+}
+
+/// Stores one more call, ended a moment ago (as the PBX does when a call ends).
+async fn new_call(f: &Fixture) {
+    let mut r = f.template_call.clone();
+    let now = Utc::now();
+    r.started_at = now - chrono::Duration::seconds(90);
+    r.answered_at = Some(now - chrono::Duration::seconds(80));
+    r.ended_at = now;
+    r.talk_seconds = 80;
+    f.store
+        .insert_call_records(std::slice::from_ref(&r))
+        .await
+        .unwrap_or_else(|e| panic!("new call: {e}"));
 }
 
 async fn get(f: &Fixture, path: &str, api: bool) -> (StatusCode, usize) {
@@ -305,6 +341,31 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str,
             b.iter(|| black_box(rt.block_on(get(f, path, *api))))
         });
     }
+    // The year's reports while calls keep ending: each request follows a new record.
+    let year = format!("from={}&to={}", f.from, f.to);
+    for (name, path) in [
+        ("costs_year_after_new_call", format!("/costs?{year}")),
+        ("savings_year_after_new_call", format!("/savings?{year}")),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(rt.block_on(async {
+                    new_call(f).await;
+                    get(f, &path, false).await
+                }))
+            })
+        });
+    }
+    // The first request after a tariff import (or a server start): every day re-rated.
+    let cold = format!("/costs?{year}");
+    g.bench_function("costs_year_after_tariff_import", |b| {
+        b.iter(|| {
+            black_box(rt.block_on(async {
+                import_dataset(&f.store).await;
+                get(f, &cold, false).await
+            }))
+        })
+    });
     g.finish();
 }
 

@@ -9,7 +9,10 @@ use billing::{CallDirection, CallDisposition, CallRecord};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use store::*;
 
-both_backends!(pages_and_counts_match_a_filter_in_rust, day_versions_follow_writes);
+both_backends!(
+    pages_and_counts_match_a_filter_in_rust,
+    day_versions_follow_writes
+);
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
@@ -161,10 +164,7 @@ async fn pages_and_counts_match_a_filter_in_rust(s: Store) {
             "count of {q:?}"
         );
         for (offset, limit) in [(0u64, 50u32), (50, 50), (37, 13), (590, 50)] {
-            let got = s
-                .call_record_page(q, offset, limit)
-                .await
-                .expect("page");
+            let got = s.call_record_page(q, offset, limit).await.expect("page");
             let want_ids: Vec<i64> = want
                 .iter()
                 .skip(offset as usize)
@@ -184,7 +184,6 @@ async fn pages_and_counts_match_a_filter_in_rust(s: Store) {
 }
 
 async fn day_versions_follow_writes(s: Store) {
-    let versions = |v: Vec<(NaiveDate, i64)>| v;
     assert!(
         s.call_record_day_versions(day(2026, 1, 1), day(2026, 12, 31))
             .await
@@ -196,13 +195,12 @@ async fn day_versions_follow_writes(s: Store) {
         .map(|i| record(i, utc(2026, 6, 1 + i / 10, 8 + i % 10)))
         .collect();
     s.insert_call_records(&records).await.expect("insert");
-    let before = versions(
-        s.call_record_day_versions(day(2026, 6, 1), day(2026, 6, 30))
-            .await
-            .expect("versions"),
-    );
+    let days = s
+        .call_record_day_versions(day(2026, 6, 1), day(2026, 6, 30))
+        .await
+        .expect("versions");
     assert_eq!(
-        before.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        days.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
         vec![day(2026, 6, 1), day(2026, 6, 2), day(2026, 6, 3)]
     );
     let whole_days = |from: u32, to: u32| CallQuery {
@@ -210,25 +208,50 @@ async fn day_versions_follow_writes(s: Store) {
         to: Some(utc(2026, 6, to, 0)),
         ..CallQuery::default()
     };
-    assert_eq!(s.count_matching_calls(&whole_days(2, 3)).await.expect("n"), 10);
+    assert_eq!(
+        s.count_matching_calls(&whole_days(2, 3)).await.expect("n"),
+        10
+    );
 
-    // An update (rating one call of 2 June) moves only that day's version.
-    let on_day2 = s
-        .call_record_page(&whole_days(2, 3), 0, 1)
+    // An update of what billing reads (completing a call of 2 June) moves only that
+    // day's version.
+    let open = s
+        .start_call(&NewCallRecord {
+            caller_extension: Some("2001".into()),
+            caller_number: "2001".into(),
+            caller_site: Some("radhus".into()),
+            caller_department: None,
+            callee_extension: None,
+            callee_number: "99999999".into(),
+            callee_site: None,
+            callee_department: None,
+            direction: CallDirection::Outbound,
+            trunk: None,
+            started_at: utc(2026, 6, 2, 23),
+            synthetic: false,
+        })
         .await
-        .expect("page");
-    let id = on_day2.first().map(|r| r.id).expect("a record on 2 June");
-    s.set_call_cost(
-        id,
-        &CallCost {
-            cost_new: rust_decimal::Decimal::new(125, 2),
-            cost_old: None,
-            tariff_version: "t".into(),
-            rated_at: Utc::now(),
+        .expect("open call");
+    let before = s
+        .call_record_day_versions(day(2026, 6, 1), day(2026, 6, 30))
+        .await
+        .expect("versions");
+    s.complete_call(
+        open,
+        &CallCompletion {
+            answered_at: None,
+            ended_at: utc(2026, 6, 2, 23) + Duration::seconds(20),
+            talk_seconds: 0,
+            disposition: CallDisposition::NoAnswer,
+            sip_code: Some(480),
+            sip_reason: None,
+            transfer_chain: vec![],
+            caller_leg: None,
+            callee_leg: None,
         },
     )
     .await
-    .expect("cost");
+    .expect("complete");
     let after_update = s
         .call_record_day_versions(day(2026, 6, 1), day(2026, 6, 30))
         .await
@@ -240,6 +263,10 @@ async fn day_versions_follow_writes(s: Store) {
             assert_eq!(v1, v0, "other days unchanged");
         }
     }
+    assert_eq!(
+        s.count_matching_calls(&whole_days(2, 3)).await.expect("n"),
+        11
+    );
 
     // A delete lowers the day's count and raises its version; a new day appears.
     let removed = s
@@ -255,11 +282,22 @@ async fn day_versions_follow_writes(s: Store) {
         .await
         .expect("versions");
     assert_eq!(after.len(), 4);
-    assert!(after[2].1 > after_update[2].1, "deleted day's version rises");
-    assert_eq!(s.count_matching_calls(&whole_days(3, 4)).await.expect("n"), 6);
-    assert_eq!(s.count_matching_calls(&whole_days(1, 30)).await.expect("n"), 27);
+    assert!(
+        after[2].1 > after_update[2].1,
+        "deleted day's version rises"
+    );
     assert_eq!(
-        s.count_matching_calls(&CallQuery::default()).await.expect("n"),
-        27
+        s.count_matching_calls(&whole_days(3, 4)).await.expect("n"),
+        6
+    );
+    assert_eq!(
+        s.count_matching_calls(&whole_days(1, 30)).await.expect("n"),
+        28
+    );
+    assert_eq!(
+        s.count_matching_calls(&CallQuery::default())
+            .await
+            .expect("n"),
+        28
     );
 }

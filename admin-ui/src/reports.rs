@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use billing::rating::Rater;
 use billing::savings::{SavingsBuilder, SavingsTraffic};
 use billing::{CostReport, CostReportBuilder, Dataset, Dimension, Period, SavingsReport};
-use billing::rating::Rater;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Oslo;
 use futures_util::TryStreamExt;

@@ -174,7 +174,8 @@ impl Store {
             })
         } else {
             dispatch!(self, |pool, DB, money| {
-                let mut qb: QueryBuilder<DB> = QueryBuilder::new("SELECT COUNT(*) FROM call_records");
+                let mut qb: QueryBuilder<DB> =
+                    QueryBuilder::new("SELECT COUNT(*) FROM call_records");
                 push_filters(&mut qb, q, None);
                 let (n,): (i64,) = qb.build_query_as().fetch_one(pool).await?;
                 n
@@ -184,8 +185,9 @@ impl Store {
     }
 
     /// The change version of every UTC day in `[from, to]` that ever held a record (by
-    /// `started_at`); a day not listed never did. Any write to a record of a day (insert,
-    /// update, delete) raises that day's version.
+    /// `started_at`); a day not listed never did. Any insert or delete of a record of a
+    /// day, and any update of the columns billing reads, raises that day's version
+    /// (PostgreSQL raises it for every update).
     pub async fn call_record_day_versions(
         &self,
         from: NaiveDate,
@@ -212,7 +214,10 @@ mod tests {
     fn only_midnights_are_days() {
         let midnight = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single();
         let later = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 1).single();
-        assert_eq!(midnight.and_then(utc_day), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(
+            midnight.and_then(utc_day),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
         assert_eq!(later.and_then(utc_day), None);
     }
 }

@@ -156,7 +156,9 @@ pub async fn select_page(
     let page_no = u64::from(q.page.unwrap_or(1).max(1));
     let offset = (page_no - 1) * PAGE_SIZE as u64;
     let (rows, total) = tokio::try_join!(
-        state.store.call_record_page(&query, offset, PAGE_SIZE as u32),
+        state
+            .store
+            .call_record_page(&query, offset, PAGE_SIZE as u32),
         state.store.count_matching_calls(&query),
     )?;
     Ok((rows, total))
@@ -260,25 +262,25 @@ fn csv_lines(rows: &[StoredCallRecord], header: bool) -> Result<Vec<u8>, csv::Er
     let mut w = csv::Writer::from_writer(Vec::new());
     if header {
         w.write_record([
-        "id",
-        "started_at",
-        "answered_at",
-        "ended_at",
-        "direction",
-        "disposition",
-        "caller_extension",
-        "caller_number",
-        "caller_site",
-        "caller_department",
-        "callee_extension",
-        "callee_number",
-        "callee_site",
-        "callee_department",
-        "trunk",
-        "talk_seconds",
-        "cost_new",
-        "cost_old",
-        "synthetic",
+            "id",
+            "started_at",
+            "answered_at",
+            "ended_at",
+            "direction",
+            "disposition",
+            "caller_extension",
+            "caller_number",
+            "caller_site",
+            "caller_department",
+            "callee_extension",
+            "callee_number",
+            "callee_site",
+            "callee_department",
+            "trunk",
+            "talk_seconds",
+            "cost_new",
+            "cost_old",
+            "synthetic",
         ])?;
     }
     for r in rows {

@@ -5,7 +5,9 @@
 -- key each day's aggregates on it, so new or changed records recompute only their days;
 -- the call list sums it for its unfiltered record count instead of counting rows.
 -- Kept by statement-level triggers (one upsert per day touched, not per row) so every
--- writer (PBX, CLI, generator, tests) keeps it right.
+-- writer (PBX, CLI, generator, tests) keeps it right. Every UPDATE counts (PostgreSQL
+-- allows no column list on triggers with transition tables); SQLite's trigger is per row
+-- and so fires only for the columns billing reads.
 CREATE TABLE call_record_days (
     day DATE PRIMARY KEY,
     records BIGINT NOT NULL,

@@ -1,7 +1,8 @@
 -- What the admin pages need to answer fast over a year of call records.
 --
 -- call_record_days: per UTC day of started_at, how many records there are and a version
--- bumped by every write to a record of that day (insert, update, delete). Report caches
+-- bumped by every write to a record of that day (insert, delete, and updates of the
+-- columns billing reads). Report caches
 -- key each day's aggregates on it, so new or changed records recompute only their days;
 -- the call list sums it for its unfiltered record count instead of counting rows.
 -- Kept by triggers so every writer (PBX, CLI, generator, tests) keeps it right.
@@ -28,7 +29,13 @@ BEGIN
         WHERE day = substr(OLD.started_at, 1, 10);
 END;
 
-CREATE TRIGGER call_record_days_update AFTER UPDATE ON call_records
+-- Only updates of what billing reads move a day: re-pricing a year (cost columns) or
+-- closing interrupted records' quality columns must not pay a trigger per row for nothing.
+CREATE TRIGGER call_record_days_update AFTER UPDATE OF
+    started_at, answered_at, ended_at, talk_seconds, direction, disposition,
+    caller_extension, caller_number, caller_site, caller_department,
+    callee_extension, callee_number, callee_site, callee_department, trunk, synthetic
+    ON call_records
 BEGIN
     UPDATE call_record_days SET records = records - 1, version = version + 1
         WHERE day = substr(OLD.started_at, 1, 10);
