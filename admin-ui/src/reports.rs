@@ -21,7 +21,7 @@ use std::sync::Arc;
 use billing::rating::Rater;
 use billing::savings::{SavingsBuilder, SavingsTraffic};
 use billing::{CostReport, CostReportBuilder, Dataset, Dimension, Period, SavingsReport};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Oslo;
 use futures_util::TryStreamExt;
 use store::{Store, TariffFile, TariffFileId, TariffFileKind};
@@ -56,10 +56,47 @@ pub struct DayTotals {
     savings: SavingsTraffic,
 }
 
+/// A calendar month's days merged, so a year's report merges twelve of these rather than
+/// 365 days (the extension breakdown alone has some hundred rows a day).
+#[derive(Debug)]
+struct MonthTotals {
+    /// The day entries merged here: the month is stale when any of them was replaced.
+    days: Vec<Arc<DayTotals>>,
+    costs: Vec<CostReport>,
+    savings: SavingsTraffic,
+}
+
+impl MonthTotals {
+    fn merge(month: Period, days: Vec<Arc<DayTotals>>) -> MonthTotals {
+        let costs = Dimension::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, dim)| {
+                CostReport::combine(*dim, month, days.iter().filter_map(|d| d.costs.get(i)))
+            })
+            .collect();
+        let mut savings = SavingsTraffic::default();
+        for d in &days {
+            savings.merge(&d.savings);
+        }
+        MonthTotals {
+            days,
+            costs,
+            savings,
+        }
+    }
+
+    fn is_made_of(&self, days: &[Arc<DayTotals>]) -> bool {
+        self.days.len() == days.len() && self.days.iter().zip(days).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     dataset: Option<LoadedDataset>,
     days: HashMap<NaiveDate, Arc<DayTotals>>,
+    /// By first day of the month.
+    months: HashMap<NaiveDate, Arc<MonthTotals>>,
 }
 
 /// The per-day aggregates, shared by all requests (one in [`crate::AppState`]).
@@ -74,11 +111,44 @@ impl std::fmt::Debug for ReportCache {
     }
 }
 
-/// The days of a period with the dataset they were rated under.
+/// The days of a period, and its whole calendar months merged, with the dataset they were
+/// rated under.
 pub struct PeriodTotals {
     pub dataset: Arc<Dataset>,
     pub rater: Arc<Rater>,
     days: Vec<(NaiveDate, Arc<DayTotals>)>,
+    months: Vec<(Period, Arc<MonthTotals>)>,
+}
+
+fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
+    if d.month() == 12 {
+        NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)
+    }
+}
+
+/// The calendar months lying wholly inside `period`.
+fn whole_months(period: Period) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut first = if period.from.day() == 1 {
+        Some(period.from)
+    } else {
+        first_of_next_month(period.from)
+    };
+    while let Some(start) = first {
+        let next = first_of_next_month(start);
+        match next.and_then(|n| n.pred_opt()) {
+            Some(last) if last <= period.to => {
+                if let Ok(m) = Period::new(start, last) {
+                    out.push(m);
+                }
+                first = next;
+            }
+            _ => break,
+        }
+    }
+    out
 }
 
 /// Local midnight of `day` in UTC. Norway changes clocks at 02:00/03:00, so midnight
@@ -176,6 +246,7 @@ impl ReportCache {
         if let Some(dataset) = fresh {
             tracing::debug!(?key, "billing dataset changed: report cache emptied");
             inner.days.clear();
+            inner.months.clear();
             inner.dataset = Some(LoadedDataset {
                 key,
                 rater: Arc::new(dataset.rater()),
@@ -210,8 +281,31 @@ impl ReportCache {
             };
             days.push((day, totals));
         }
+        let mut months = Vec::new();
+        for month in whole_months(period) {
+            let month_days: Vec<Arc<DayTotals>> = days
+                .iter()
+                .filter(|(d, _)| month.contains_date(*d))
+                .map(|(_, t)| t.clone())
+                .collect();
+            let cached = inner
+                .months
+                .get(&month.from)
+                .filter(|m| m.is_made_of(&month_days))
+                .cloned();
+            let merged = match cached {
+                Some(m) => m,
+                None => {
+                    let m = Arc::new(MonthTotals::merge(month, month_days));
+                    inner.months.insert(month.from, m.clone());
+                    m
+                }
+            };
+            months.push((month, merged));
+        }
         if inner.days.len() > MAX_CACHED_DAYS {
             inner.days.retain(|d, _| period.contains_date(*d));
+            inner.months.retain(|d, _| period.contains_date(*d));
         }
         if rated > 0 {
             tracing::debug!(rated, days = days.len(), "report cache: days rated");
@@ -220,27 +314,44 @@ impl ReportCache {
             dataset,
             rater,
             days,
+            months,
         })
     }
 }
 
 impl PeriodTotals {
-    fn within(&self, period: Period) -> impl Iterator<Item = &DayTotals> {
-        self.days
+    /// The aggregates covering exactly `period` (within the cached one): whole months
+    /// merged already, and the days outside them.
+    fn within(&self, period: Period) -> Vec<(&[CostReport], &SavingsTraffic)> {
+        let months: Vec<&(Period, Arc<MonthTotals>)> = self
+            .months
             .iter()
-            .filter(move |(d, _)| period.contains_date(*d))
-            .map(|(_, t)| t.as_ref())
+            .filter(|(m, _)| m.from >= period.from && m.to <= period.to)
+            .collect();
+        let in_a_month = |d: NaiveDate| months.iter().any(|(m, _)| m.contains_date(d));
+        let mut out: Vec<(&[CostReport], &SavingsTraffic)> = months
+            .iter()
+            .map(|(_, m)| (m.costs.as_slice(), &m.savings))
+            .collect();
+        out.extend(
+            self.days
+                .iter()
+                .filter(|(d, _)| period.contains_date(*d) && !in_a_month(*d))
+                .map(|(_, t)| (t.costs.as_slice(), &t.savings)),
+        );
+        out
     }
 
     /// One cost report per dimension in `dims`, over `period` (within the cached one).
     pub fn cost_reports(&self, period: Period, dims: &[Dimension]) -> Vec<CostReport> {
+        let parts = self.within(period);
         dims.iter()
             .map(|dim| {
                 let i = Dimension::ALL.iter().position(|d| d == dim).unwrap_or(0);
                 CostReport::combine(
                     *dim,
                     period,
-                    self.within(period).filter_map(|t| t.costs.get(i)),
+                    parts.iter().filter_map(|(costs, _)| costs.get(i)),
                 )
             })
             .collect()
@@ -249,8 +360,8 @@ impl PeriodTotals {
     /// The savings report over `period` (within the cached one).
     pub fn savings(&self, period: Period) -> SavingsReport {
         let mut builder = SavingsBuilder::new(&self.dataset, &self.rater, period);
-        for t in self.within(period) {
-            builder.add_traffic(&t.savings);
+        for (_, traffic) in self.within(period) {
+            builder.add_traffic(traffic);
         }
         builder.finish()
     }

@@ -116,6 +116,12 @@ async fn scenario(store: Store) {
         0
     );
     agrees(&cache, &store, period(date(2026, 3, 15), date(2026, 4, 10))).await;
+    // Whole months (merged once, then reused) next to loose days; then a change inside
+    // a whole month must reach the merged month too.
+    let long = period(date(2026, 2, 20), date(2026, 5, 3));
+    let long_before = agrees(&cache, &store, long).await;
+    let more = generate(&store, date(2026, 4, 3), date(2026, 4, 3), Some(9)).await;
+    assert_eq!(agrees(&cache, &store, long).await, long_before + more);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,4 +152,27 @@ async fn cached_reports_equal_one_pass_postgres() {
         .drop_postgres_schema(&schema)
         .await
         .unwrap_or_else(|e| panic!("drop schema: {e}"));
+}
+
+#[test]
+fn whole_months_inside_a_period() {
+    let months = |from, to| -> Vec<(NaiveDate, NaiveDate)> {
+        whole_months(period(from, to))
+            .into_iter()
+            .map(|m| (m.from, m.to))
+            .collect()
+    };
+    assert_eq!(
+        months(date(2025, 11, 29), date(2026, 2, 28)),
+        vec![
+            (date(2025, 12, 1), date(2025, 12, 31)),
+            (date(2026, 1, 1), date(2026, 1, 31)),
+            (date(2026, 2, 1), date(2026, 2, 28)),
+        ]
+    );
+    assert_eq!(months(date(2026, 3, 1), date(2026, 3, 30)), vec![]);
+    assert_eq!(
+        months(date(2026, 3, 1), date(2026, 3, 31)),
+        vec![(date(2026, 3, 1), date(2026, 3, 31))]
+    );
 }
