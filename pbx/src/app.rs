@@ -1,5 +1,6 @@
 //! The PBX as a sip-core [`Application`]: dispatches each request to the module that
-//! owns it. Handlers run in their own tasks; the driver callback only routes.
+//! owns it. Handlers run in their own tasks; the driver callback only routes. Digest
+//! challenges for requests without credentials are answered inline on the driver task.
 
 use crate::context::PbxContext;
 use sip_core::driver::{Application, ServerRequest};
@@ -75,6 +76,16 @@ impl Application for PbxApp {
                 // BYE, UPDATE, INFO, REFER, NOTIFY … outside a dialog.
                 req.respond(Response::to_request(&req.request, 481));
             }
+        }
+    }
+
+    fn answer_inline(&self, req: &Request, flow: &Flow) -> Option<Response> {
+        match req.method {
+            Method::Register => crate::registrar::answer_inline(&self.ctx, req, flow),
+            Method::Invite if !in_dialog(req) => {
+                crate::calls::challenge_inline(&self.ctx, req, flow)
+            }
+            _ => None,
         }
     }
 

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use sip_core::driver::{Application, ClientEvent, Driver, DriverConfig, ServerRequest};
 use sip_core::message::parse::parse_datagram;
 use sip_core::message::validate::Policy;
-use sip_core::message::{Message, Method, Response};
-use sip_core::transport::{Destination, TransportKind};
+use sip_core::message::{Message, Method, Request, Response};
+use sip_core::transport::{Destination, Flow, TransportKind};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +32,10 @@ impl Application for Recorder {
         } else {
             req.respond(Response::to_request(&req.request, 200));
         }
+    }
+    /// REGISTER stands for a request the application answers inline (a challenge).
+    fn answer_inline(&self, req: &Request, _flow: &Flow) -> Option<Response> {
+        (req.method == Method::Register).then(|| Response::to_request(req, 401))
     }
     fn on_cancel(&self, _invite: sip_core::transaction::TxId) {
         *self.cancelled.lock().unwrap() += 1;
@@ -95,6 +99,38 @@ async fn retransmission_is_absorbed_and_answered_again() {
         app.seen.lock().unwrap().len(),
         1,
         "the application saw the request once"
+    );
+    driver.shutdown().await;
+}
+
+#[tokio::test]
+async fn inline_answer_is_sent_in_a_transaction_without_the_handler() {
+    let (driver, app, addr, sock) = start().await;
+    let msg = request("REGISTER", "inline1", "REGISTER");
+    sock.send_to(msg.as_bytes(), addr).await.unwrap();
+    let first = recv(&sock).await;
+    assert_eq!(first.status.0, 401);
+    assert!(
+        first.headers.to().unwrap().tag().is_some(),
+        "the driver adds the To tag a final response needs"
+    );
+    sock.send_to(msg.as_bytes(), addr).await.unwrap();
+    let second = recv(&sock).await;
+    assert_eq!(
+        first, second,
+        "the retransmission gets the very same answer"
+    );
+    assert!(
+        app.seen.lock().unwrap().is_empty(),
+        "on_request never saw the inline-answered request"
+    );
+    let stats = driver.handle();
+    assert_eq!(
+        stats
+            .stats()
+            .answered_inline
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
     );
     driver.shutdown().await;
 }

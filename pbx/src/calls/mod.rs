@@ -25,6 +25,7 @@ mod call;
 mod media;
 mod services;
 mod sip;
+pub(crate) use services::challenge_inline;
 
 use crate::config::PbxConfig;
 use crate::context::PbxContext;

@@ -8,8 +8,8 @@ use crate::security::{AuthOutcome, EmergencyCaller};
 use crate::trunk::{ChannelGuard, OutboundTarget};
 use sip_core::auth::ChallengeKind;
 use sip_core::driver::ServerRequest;
-use sip_core::message::{Response, Uri};
-use sip_core::transport::Destination;
+use sip_core::message::{Request, Response, Uri};
+use sip_core::transport::{Destination, Flow};
 use std::sync::Arc;
 use store::{Extension, Trunk};
 
@@ -63,22 +63,52 @@ pub(crate) fn authenticate(
     dialled: &str,
     snap: &Snapshot,
 ) -> Result<Caller, Response> {
+    authenticate_request(ctx, &req.request, &req.flow, dialled, snap)
+}
+
+/// [`authenticate`] on a bare request and flow.
+fn authenticate_request(
+    ctx: &PbxContext,
+    req: &Request,
+    flow: &Flow,
+    dialled: &str,
+    snap: &Snapshot,
+) -> Result<Caller, Response> {
     if ctx.trunks.dial_plan().emergency_number(dialled).is_some() {
-        return match ctx
-            .security
-            .authenticate_emergency(req, ChallengeKind::Proxy, snap)
-        {
+        return match ctx.security.authenticate_emergency_request(
+            req,
+            flow,
+            ChallengeKind::Proxy,
+            snap,
+        ) {
             EmergencyCaller::Extension(e) => Ok(Caller::Extension(e)),
             EmergencyCaller::Trunk(t) => Ok(Caller::Trunk(t)),
             EmergencyCaller::Unknown => Ok(Caller::Unknown),
             EmergencyCaller::Respond(r) => Err(r),
         };
     }
-    match ctx.security.authenticate(req, ChallengeKind::Proxy, snap) {
+    match ctx
+        .security
+        .authenticate_request(req, flow, ChallengeKind::Proxy, snap)
+    {
         AuthOutcome::Extension(e) => Ok(Caller::Extension(e)),
         AuthOutcome::Trunk(t) => Ok(Caller::Trunk(t)),
         AuthOutcome::Respond(r) => Err(r),
     }
+}
+
+/// The answer to an initial INVITE without credentials that needs no call: the 407
+/// challenge (or the lockout's 403), exactly what [`authenticate`] answers, for the
+/// driver to send without handing the INVITE to a task. `None` when the INVITE carries
+/// credentials, comes from a trunk, has no user part (404 in `handle_invite`), or is an
+/// emergency call that goes out unauthenticated.
+pub(crate) fn challenge_inline(ctx: &PbxContext, req: &Request, flow: &Flow) -> Option<Response> {
+    if ctx.security.has_credentials(req, ChallengeKind::Proxy) {
+        return None;
+    }
+    let dialled = super::sip::uri_user(&req.uri)?;
+    let snap = ctx.directory.snapshot();
+    authenticate_request(ctx, req, flow, &dialled, &snap).err()
 }
 
 fn caller_info(caller: &Caller) -> CallerInfo {

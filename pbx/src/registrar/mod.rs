@@ -349,6 +349,21 @@ pub async fn handle_register(ctx: Arc<PbxContext>, req: ServerRequest) {
     req.respond(resp);
 }
 
+/// The answer to a REGISTER that needs neither the bindings nor the store, for the
+/// driver's inline path: a malformed To, or no credentials (the 401 challenge, or 403
+/// for a locked-out source), exactly what [`register`] answers. `None` otherwise.
+pub fn answer_inline(ctx: &PbxContext, req: &Request, flow: &Flow) -> Option<Response> {
+    if let Err(resp) = check_register_to(req) {
+        return Some(with_tag(*resp));
+    }
+    if ctx.security.has_credentials(req, ChallengeKind::Www) {
+        return None;
+    }
+    let snap = ctx.directory.snapshot();
+    ctx.security
+        .answer_without_credentials(req, flow, ChallengeKind::Www, &snap)
+}
+
 /// One contact change a REGISTER asks for.
 struct Update {
     key: String,

@@ -167,6 +167,31 @@ impl Security {
         self.authenticate_request(&req.request, &req.flow, kind, snap)
     }
 
+    /// Whether `req` carries credentials of `kind` (well-formed or not).
+    pub fn has_credentials(&self, req: &Request, kind: ChallengeKind) -> bool {
+        req.headers.raw(&credentials_header(kind)).next().is_some()
+    }
+
+    /// The answer to a request without credentials of `kind`, for the driver's inline
+    /// path: what [`Security::authenticate_request`] answers (the challenge, the same for
+    /// known and unknown users, or 403 for a locked-out source). `None` when the request
+    /// carries credentials or comes from a trunk's address: those take the full path.
+    pub fn answer_without_credentials(
+        &self,
+        req: &Request,
+        flow: &Flow,
+        kind: ChallengeKind,
+        snap: &Snapshot,
+    ) -> Option<Response> {
+        if self.has_credentials(req, kind) {
+            return None;
+        }
+        match self.authenticate_request(req, flow, kind, snap) {
+            AuthOutcome::Respond(r) => Some(r),
+            AuthOutcome::Extension(_) | AuthOutcome::Trunk(_) => None,
+        }
+    }
+
     /// [`Security::authenticate`] on a bare request and flow (tests, tools).
     pub fn authenticate_request(
         &self,
@@ -221,7 +246,7 @@ impl Security {
         if let Some(trunk) = self.trunk_for_source(ip, snap) {
             return EmergencyCaller::Trunk(trunk);
         }
-        let has_credentials = req.headers.raw(&credentials_header(kind)).next().is_some();
+        let has_credentials = self.has_credentials(req, kind);
         match self.check_digest(req, ip, kind, snap) {
             DigestResult::Ok(ext) => EmergencyCaller::Extension(ext),
             // First INVITE: challenge once so a configured phone identifies itself.

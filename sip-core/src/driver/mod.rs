@@ -42,6 +42,17 @@ pub trait Application: Send + Sync + 'static {
     /// [`ServerRequest::respond`] (a final response is mandatory, eventually).
     fn on_request(&self, request: ServerRequest);
 
+    /// A synchronous fast path, asked before [`Application::on_request`]: the final
+    /// response for a request the application can answer at once from memory (a digest
+    /// challenge for a request without credentials), or `None` to get it through
+    /// `on_request`. The answer is sent inside the request's server transaction on the
+    /// driver task, without a hand-off to another task and back; a To tag is added when
+    /// missing. Must not block and must answer exactly as `on_request` would.
+    fn answer_inline(&self, request: &Request, flow: &Flow) -> Option<Response> {
+        let _ = (request, flow);
+        None
+    }
+
     /// An ACK for a 2xx (it has no transaction of its own, RFC 3261 §17.1.1.3).
     fn on_ack(&self, ack: Request, flow: Flow) {
         let _ = (ack, flow);
@@ -88,6 +99,8 @@ pub struct DriverStats {
     pub malformed_dropped: AtomicU64,
     pub rejected_by_validation: AtomicU64,
     pub requests_passed_up: AtomicU64,
+    /// Requests the application answered through [`Application::answer_inline`].
+    pub answered_inline: AtomicU64,
 }
 
 /// A running driver. Dropping it does not stop it; call [`Driver::shutdown`].
@@ -337,6 +350,14 @@ impl Core {
                 // Inside the server transaction, so retransmissions get the same answer.
                 let resp = with_to_tag(*resp, &mut self.layer);
                 let _ = self.layer.send_response(tx, resp, now);
+            }
+            return;
+        }
+        if let Some(resp) = self.app.answer_inline(&request, &flow) {
+            self.stats.answered_inline.fetch_add(1, Ordering::Relaxed);
+            let resp = with_to_tag(resp, &mut self.layer);
+            if let Err(e) = self.layer.send_response(tx, resp, now) {
+                tracing::debug!(%tx, error = %e, "inline response not sent");
             }
             return;
         }
