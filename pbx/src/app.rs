@@ -1,6 +1,7 @@
 //! The PBX as a sip-core [`Application`]: dispatches each request to the module that
-//! owns it. Handlers run in their own tasks; the driver callback only routes. Digest
-//! challenges for requests without credentials are answered inline on the driver task.
+//! owns it. Handlers that wait run in their own tasks. Digest challenges for requests
+//! without credentials are answered inline on the driver task, and so are REGISTERs that
+//! need no store commit.
 
 use crate::context::PbxContext;
 use sip_core::driver::{Application, ServerRequest};
@@ -47,9 +48,8 @@ impl Application for PbxApp {
     fn on_request(&self, req: ServerRequest) {
         let ctx = self.ctx.clone();
         match req.request.method {
-            Method::Register => {
-                tokio::spawn(crate::registrar::handle_register(ctx, req));
-            }
+            // Answered here when it can be (a refresh), else finished in a task.
+            Method::Register => crate::registrar::handle_register(ctx, req),
             _ if in_dialog(&req.request) => {
                 tokio::spawn(crate::calls::handle_in_dialog(ctx, req));
             }

@@ -343,10 +343,37 @@ fn new_registration(b: &Binding, flow_source: SocketAddr) -> NewRegistration {
     }
 }
 
-/// The driver's entry point for REGISTER.
-pub async fn handle_register(ctx: Arc<PbxContext>, req: ServerRequest) {
-    let resp = register(&ctx, &req.request, &req.flow).await;
-    req.respond(resp);
+/// The driver's entry point for REGISTER, called on the driver task. A REGISTER that
+/// finds its extension's lock free and changes nothing the store must see first (a
+/// refresh) is answered right here; one that waits for the lock or for a commit
+/// finishes in its own task.
+pub fn handle_register(ctx: Arc<PbxContext>, req: ServerRequest) {
+    let checked = match check(&ctx, &req.request, &req.flow) {
+        Ok(c) => c,
+        Err(resp) => return req.respond(resp),
+    };
+    let lock = ctx.registrar.lock_for(&checked.ext.number);
+    if let Ok(held) = lock.clone().try_lock_owned() {
+        match apply(&ctx, &req.request, &req.flow, checked) {
+            Applied::Answer(resp) => req.respond(resp),
+            Applied::Commit(pending) => {
+                tokio::spawn(async move {
+                    let resp = pending.commit(&ctx, &req.request).await;
+                    drop(held);
+                    req.respond(resp);
+                });
+            }
+        }
+        return;
+    }
+    tokio::spawn(async move {
+        let _held = lock.lock().await;
+        let resp = match apply(&ctx, &req.request, &req.flow, checked) {
+            Applied::Answer(resp) => resp,
+            Applied::Commit(pending) => pending.commit(&ctx, &req.request).await,
+        };
+        req.respond(resp);
+    });
 }
 
 /// The answer to a REGISTER that needs neither the bindings nor the store, for the
@@ -376,8 +403,71 @@ struct Update {
 /// Processes a REGISTER that arrived on `flow` and returns the answer (see the module
 /// docs for the steps).
 pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response {
+    let checked = match check(ctx, req, flow) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let lock = ctx.registrar.lock_for(&checked.ext.number);
+    let _held = lock.lock().await;
+    match apply(ctx, req, flow, checked) {
+        Applied::Answer(resp) => resp,
+        Applied::Commit(pending) => pending.commit(ctx, req).await,
+    }
+}
+
+/// A REGISTER that passed authentication and the checks of RFC 3261 §10.3 steps 1–7
+/// that need no bindings.
+struct Checked {
+    ext: Arc<store::Extension>,
+    call_id: String,
+    cseq: u32,
+    star: bool,
+    updates: Vec<Update>,
+}
+
+/// What a checked REGISTER does to the bindings: answered already, or a change the
+/// store must commit before the 200.
+enum Applied {
+    Answer(Response),
+    Commit(PendingCommit),
+}
+
+/// Bindings decided under the extension's lock, waiting for their commit.
+struct PendingCommit {
+    changes: Vec<RegistrationWrite>,
+    outcome: Outcome,
+}
+
+/// The new bindings of an extension and what changed, to install after the store.
+struct Outcome {
+    ext: Arc<store::Extension>,
+    flow: Flow,
+    next: Vec<Binding>,
+    removed: Vec<Binding>,
+    changed: bool,
+    now: DateTime<Utc>,
+}
+
+impl PendingCommit {
+    /// Commits (the caller still holds the extension's lock), then installs.
+    async fn commit(self, ctx: &PbxContext, req: &Request) -> Response {
+        if !ctx.registrar.writer.commit(self.changes).await {
+            tracing::error!(extension = %self.outcome.ext.number, "storing registration failed");
+            let mut r = reply(req, 500, None);
+            r.headers.push(Header::Other(
+                sip_core::message::HeaderName::RetryAfter,
+                "5".into(),
+            ));
+            return r;
+        }
+        install(ctx, req, self.outcome)
+    }
+}
+
+/// Authentication and the checks that need no bindings; `Err` is the answer.
+fn check(ctx: &PbxContext, req: &Request, flow: &Flow) -> Result<Checked, Response> {
     if let Err(resp) = check_register_to(req) {
-        return with_tag(*resp);
+        return Err(with_tag(*resp));
     }
     let snap = ctx.directory.snapshot();
     let ext = match ctx
@@ -385,38 +475,42 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
         .authenticate_request(req, flow, ChallengeKind::Www, &snap)
     {
         AuthOutcome::Extension(e) => e,
-        AuthOutcome::Respond(r) => return r,
+        AuthOutcome::Respond(r) => return Err(r),
         AuthOutcome::Trunk(t) => {
             tracing::debug!(trunk = %t.name, "REGISTER from a trunk's address refused");
-            return reply(
+            return Err(reply(
                 req,
                 403,
                 Some("Forbidden: trunks do not register here".into()),
-            );
+            ));
         }
     };
     let reg = &ctx.registrar;
     let cfg = &reg.config;
 
     let Some(Uri::Sip(aor)) = req.headers.to().map(|t| &t.uri) else {
-        return reply(req, 400, None);
+        return Err(reply(req, 400, None));
     };
     let aor_user = aor.user.as_ref().and_then(|u| percent_decode(u.as_str()));
     if aor_user.as_deref() != Some(ext.number.as_str()) {
         tracing::info!(extension = %ext.number, "REGISTER for another address of record refused");
-        return reply(
+        return Err(reply(
             req,
             403,
             Some("Forbidden: credentials do not match the address of record".into()),
-        );
+        ));
     }
     if !domain_ok(&aor.host, &reg.realm, &cfg.domains, flow) {
-        return reply(req, 403, Some("Forbidden: domain not served here".into()));
+        return Err(reply(
+            req,
+            403,
+            Some("Forbidden: domain not served here".into()),
+        ));
     }
 
     let (Some(call_id), Some(CSeq { seq: cseq, .. })) = (req.headers.call_id(), req.headers.cseq())
     else {
-        return reply(req, 400, None);
+        return Err(reply(req, 400, None));
     };
     let call_id = call_id.to_string();
     let cseq = *cseq;
@@ -425,21 +519,21 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
     let star = contacts.iter().any(|c| matches!(c, Contact::Star));
     if star && (contacts.len() != 1 || header_expires != Some(0)) {
         // RFC 3261 §10.3 step 6.
-        return reply(
+        return Err(reply(
             req,
             400,
             Some("Bad Request: Contact * needs Expires: 0 and no other contact".into()),
-        );
+        ));
     }
     let mut updates: Vec<Update> = Vec::new();
     for c in &contacts {
         let Contact::Addr(na) = c else { continue };
         if na.uri.as_sip().is_none() {
-            return reply(
+            return Err(reply(
                 req,
                 400,
                 Some("Bad Request: contact must be a SIP URI".into()),
-            );
+            ));
         }
         let asked = na
             .params
@@ -453,7 +547,7 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
             // our minimum may be refused; the whole request fails, with the minimum.
             let mut r = reply(req, 423, None);
             r.headers.push(Header::MinExpires(cfg.min_expires));
-            return r;
+            return Err(r);
         }
         let key = na.uri.to_wire_string();
         let u = Update {
@@ -471,8 +565,27 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
         updates.push(u);
     }
 
-    let guard = reg.lock_for(&ext.number);
-    let _held = guard.lock().await;
+    Ok(Checked {
+        ext,
+        call_id,
+        cseq,
+        star,
+        updates,
+    })
+}
+
+/// Steps 7–8 under the extension's lock: the new bindings, answered at once when the
+/// store need not see them before the 200.
+fn apply(ctx: &PbxContext, req: &Request, flow: &Flow, checked: Checked) -> Applied {
+    let Checked {
+        ext,
+        call_id,
+        cseq,
+        star,
+        updates,
+    } = checked;
+    let reg = &ctx.registrar;
+    let cfg = &reg.config;
     let now = Utc::now();
     let current: Vec<Binding> = reg
         .read()
@@ -493,11 +606,11 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
     };
     if conflict {
         tracing::debug!(extension = %ext.number, "REGISTER out of order (Call-ID/CSeq)");
-        return reply(
+        return Applied::Answer(reply(
             req,
             500,
             Some("Server Internal Error: out-of-order REGISTER".into()),
-        );
+        ));
     }
 
     let user_agent = req
@@ -596,23 +709,34 @@ pub async fn register(ctx: &PbxContext, req: &Request, flow: &Flow) -> Response 
         .iter()
         .map(|b| RegistrationWrite::Upsert(new_registration(b, flow.remote)))
         .collect();
+    let outcome = Outcome {
+        ext,
+        flow: *flow,
+        changed: !removed.is_empty() || !upserted.is_empty(),
+        next,
+        removed,
+        now,
+    };
     if !changes.is_empty() {
         // Queued in order behind any earlier refresh, committed in one batch with it.
         changes.splice(0..0, behind);
-        if !reg.writer.commit(changes).await {
-            tracing::error!(extension = %ext.number, "storing registration failed");
-            let mut r = reply(req, 500, None);
-            r.headers.push(Header::Other(
-                sip_core::message::HeaderName::RetryAfter,
-                "5".into(),
-            ));
-            return r;
-        }
-    } else {
-        reg.writer.queue(behind);
+        return Applied::Commit(PendingCommit { changes, outcome });
     }
+    reg.writer.queue(behind);
+    Applied::Answer(install(ctx, req, outcome))
+}
 
-    let changed = !removed.is_empty() || !upserted.is_empty();
+/// Installs decided (and, where needed, committed) bindings and answers 200.
+fn install(ctx: &PbxContext, req: &Request, outcome: Outcome) -> Response {
+    let Outcome {
+        ext,
+        flow,
+        next,
+        removed,
+        changed,
+        now,
+    } = outcome;
+    let reg = &ctx.registrar;
     {
         let mut map = reg.write();
         if next.is_empty() {
