@@ -351,86 +351,87 @@ macro_rules! bind_completion {
     };
 }
 
+/// Binds `$2…$5` of [`SET_CALLER_SQL`] / [`SET_CALLEE_SQL`] (after the id).
+macro_rules! bind_party {
+    ($q:expr, $party:expr) => {
+        $q.bind(&$party.extension)
+            .bind(&$party.number)
+            .bind(&$party.site)
+            .bind(&$party.department)
+    };
+}
+
 impl Store {
     /// Writes the record of a call that has just started; it stays open (`ended_at`
     /// NULL) until [`Store::complete_call`].
     pub async fn start_call(&self, call: &NewCallRecord) -> Result<CallRecordId> {
-        dispatch!(self, |pool| {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO call_records (caller_extension, caller_number, caller_site, caller_department, \
-                 callee_extension, callee_number, callee_site, callee_department, direction, trunk, started_at, \
-                 synthetic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
-            .bind(&call.caller_extension)
-            .bind(&call.caller_number)
-            .bind(&call.caller_site)
-            .bind(&call.caller_department)
-            .bind(&call.callee_extension)
-            .bind(&call.callee_number)
-            .bind(&call.callee_site)
-            .bind(&call.callee_department)
-            .bind(call.direction.as_str())
-            .bind(&call.trunk)
-            .bind(call.started_at)
-            .bind(call.synthetic)
-            .fetch_one(pool)
-            .await?;
-            Ok(CallRecordId(id))
-        })
+        let start = CallRecordWrite::Start {
+            record: call.clone(),
+            answered_at: None,
+            completion: None,
+        };
+        match self
+            .write_call_records(std::slice::from_ref(&start))
+            .await?[..]
+        {
+            [CallWriteOutcome::Started(id)] => Ok(id),
+            _ => Err(StoreError::invalid(
+                "call record",
+                "the insert returned no id",
+            )),
+        }
     }
 
     /// Notes the answer time of an open call.
     pub async fn answer_call(&self, id: CallRecordId, answered_at: DateTime<Utc>) -> Result<()> {
-        let n = dispatch!(self, |pool| {
-            sqlx::query(ANSWER_SQL)
-                .bind(id.0)
-                .bind(answered_at)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
-            Err(StoreError::not_found("open call record", id))
-        } else {
-            Ok(())
-        }
+        self.update_open_call(id, None, None, Some(answered_at), None)
+            .await
+    }
+
+    /// Changes the calling party of an open record (the caller transferred the call away:
+    /// the record names the parties that remain; the transfer chain keeps the history).
+    pub async fn set_call_caller(&self, id: CallRecordId, caller: &CallParty) -> Result<()> {
+        self.update_open_call(id, Some(caller.clone()), None, None, None)
+            .await
     }
 
     /// Changes the called party of an open record (a transfer connected the caller to
     /// someone else; the transfer chain, given at completion, keeps the history).
     pub async fn set_call_callee(&self, id: CallRecordId, callee: &CallParty) -> Result<()> {
-        let n = dispatch!(self, |pool| {
-            sqlx::query(SET_CALLEE_SQL)
-                .bind(id.0)
-                .bind(&callee.extension)
-                .bind(&callee.number)
-                .bind(&callee.site)
-                .bind(&callee.department)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
-            Err(StoreError::not_found("open call record", id))
-        } else {
-            Ok(())
-        }
+        self.update_open_call(id, None, Some(callee.clone()), None, None)
+            .await
     }
 
     /// Completes an open call record. `NotFound` when no open record has this id (unknown,
     /// or completed already).
     pub async fn complete_call(&self, id: CallRecordId, done: &CallCompletion) -> Result<()> {
-        let binds = CompletionBinds::new(done)?;
-        let n = dispatch!(self, |pool| {
-            bind_completion!(sqlx::query(COMPLETE_SQL).bind(id.0), done, binds)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
-            Err(StoreError::not_found("open call record", id))
-        } else {
-            Ok(())
+        self.update_open_call(id, None, None, None, Some(done.clone()))
+            .await
+    }
+
+    /// One [`CallRecordWrite::Update`] through the batch path (the PBX's record writer
+    /// uses the same statements), `NotFound` when no open record has this id.
+    async fn update_open_call(
+        &self,
+        id: CallRecordId,
+        caller: Option<CallParty>,
+        callee: Option<CallParty>,
+        answered_at: Option<DateTime<Utc>>,
+        completion: Option<CallCompletion>,
+    ) -> Result<()> {
+        let update = CallRecordWrite::Update {
+            id,
+            caller,
+            callee,
+            answered_at,
+            completion,
+        };
+        match self
+            .write_call_records(std::slice::from_ref(&update))
+            .await?[..]
+        {
+            [CallWriteOutcome::Updated] => Ok(()),
+            _ => Err(StoreError::not_found("open call record", id)),
         }
     }
 
@@ -527,24 +528,14 @@ impl Store {
                     } => {
                         let mut open = true;
                         if let Some(c) = caller {
-                            open &= sqlx::query(SET_CALLER_SQL)
-                                .bind(id.0)
-                                .bind(&c.extension)
-                                .bind(&c.number)
-                                .bind(&c.site)
-                                .bind(&c.department)
+                            open &= bind_party!(sqlx::query(SET_CALLER_SQL).bind(id.0), c)
                                 .execute(&mut *tx)
                                 .await?
                                 .rows_affected()
                                 > 0;
                         }
                         if let Some(c) = callee {
-                            open &= sqlx::query(SET_CALLEE_SQL)
-                                .bind(id.0)
-                                .bind(&c.extension)
-                                .bind(&c.number)
-                                .bind(&c.site)
-                                .bind(&c.department)
+                            open &= bind_party!(sqlx::query(SET_CALLEE_SQL).bind(id.0), c)
                                 .execute(&mut *tx)
                                 .await?
                                 .rows_affected()
@@ -787,27 +778,6 @@ impl Store {
                 .fetch(pool)
                 .map(|row| row.map_err(StoreError::from).and_then(CallRecord::try_from))
                 .boxed(),
-        }
-    }
-
-    /// Changes the calling party of an open record (the caller transferred the call away:
-    /// the record names the parties that remain; the transfer chain keeps the history).
-    pub async fn set_call_caller(&self, id: CallRecordId, caller: &CallParty) -> Result<()> {
-        let n = dispatch!(self, |pool| {
-            sqlx::query(SET_CALLER_SQL)
-                .bind(id.0)
-                .bind(&caller.extension)
-                .bind(&caller.number)
-                .bind(&caller.site)
-                .bind(&caller.department)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
-            Err(StoreError::not_found("open call record", id))
-        } else {
-            Ok(())
         }
     }
 }
