@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use store::*;
+use store_support::{setup_extension, t};
 
 both_backends!(
     registrations_upsert_and_sweep,
@@ -17,38 +18,6 @@ both_backends!(
     bulk_insert_and_stream_period,
     caller_changed_by_a_transfer
 );
-
-fn t(s: &str) -> DateTime<Utc> {
-    match DateTime::parse_from_rfc3339(s) {
-        Ok(d) => d.with_timezone(&Utc),
-        Err(e) => panic!("bad test time {s}: {e}"),
-    }
-}
-
-async fn setup_extension(s: &Store, number: &str) -> ExtensionId {
-    if s.site_by_code("radhus").await.expect("site").is_none() {
-        s.add_site(&NewSite {
-            code: "radhus".into(),
-            name: "Rådhus".into(),
-            address: String::new(),
-            department: None,
-        })
-        .await
-        .expect("add site");
-    }
-    s.add_extension(&NewExtension {
-        number: number.into(),
-        display_name: number.into(),
-        site: "radhus".into(),
-        department: None,
-        class_of_service: ClassOfService::Mobile,
-        premium_allowed: false,
-        credentials: Credentials::from_password(number, DEFAULT_REALM, "pw"),
-        enabled: true,
-    })
-    .await
-    .expect("add extension")
-}
 
 fn binding(
     ext: ExtensionId,

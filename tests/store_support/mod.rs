@@ -6,7 +6,10 @@
 
 use std::future::Future;
 
-use store::Store;
+use chrono::{DateTime, Utc};
+use store::{
+    ClassOfService, Credentials, DEFAULT_REALM, ExtensionId, NewExtension, NewSite, Store,
+};
 
 /// A store plus what to clean up after the test.
 pub struct TestStore {
@@ -122,4 +125,38 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// A test time from RFC 3339 text.
+pub fn t(s: &str) -> DateTime<Utc> {
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(d) => d.with_timezone(&Utc),
+        Err(e) => panic!("bad test time {s}: {e}"),
+    }
+}
+
+/// Extension `number` at site `radhus` (created on first use), password "pw".
+pub async fn setup_extension(s: &Store, number: &str) -> ExtensionId {
+    if s.site_by_code("radhus").await.expect("site").is_none() {
+        s.add_site(&NewSite {
+            code: "radhus".into(),
+            name: "Rådhus".into(),
+            address: String::new(),
+            department: None,
+        })
+        .await
+        .expect("add site");
+    }
+    s.add_extension(&NewExtension {
+        number: number.into(),
+        display_name: number.into(),
+        site: "radhus".into(),
+        department: None,
+        class_of_service: ClassOfService::Mobile,
+        premium_allowed: false,
+        credentials: Credentials::from_password(number, DEFAULT_REALM, "pw"),
+        enabled: true,
+    })
+    .await
+    .expect("add extension")
 }
