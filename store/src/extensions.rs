@@ -68,6 +68,27 @@ fn validate_number(number: &str) -> Result<()> {
     }
 }
 
+/// Resolves an extension's site code to its id and its department: the named one
+/// (created if new) or else the site's own. Returns `NotFound` from the enclosing
+/// function for an unknown site.
+macro_rules! site_and_department {
+    ($tx:expr, $site:expr, $department:expr) => {{
+        let site: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
+                .bind($site)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let Some((site_id, site_dept)) = site else {
+            return Err(StoreError::not_found("site", $site));
+        };
+        let dept: Option<i64> = match $department {
+            Some(d) => Some(ensure_department!($tx, d.as_str()).0),
+            None => site_dept,
+        };
+        (site_id, dept)
+    }};
+}
+
 impl Store {
     /// Creates an extension on an existing site; `NotFound` for an unknown site,
     /// `Duplicate` for a number in use.
@@ -80,18 +101,7 @@ impl Store {
             let mut tx = pool
                 .begin_with(crate::WriteBegin::write_begin(pool))
                 .await?;
-            let site: Option<(i64, Option<i64>)> =
-                sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
-                    .bind(&ext.site)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some((site_id, site_dept)) = site else {
-                return Err(StoreError::not_found("site", &ext.site));
-            };
-            let dept = match &ext.department {
-                Some(d) => Some(ensure_department!(tx, d.as_str()).0),
-                None => site_dept,
-            };
+            let (site_id, dept) = site_and_department!(tx, &ext.site, &ext.department);
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO extensions (number, display_name, site_id, department_id, class_of_service, \
                  premium_allowed, realm, ha1_md5, ha1_sha256, enabled) \
@@ -225,18 +235,7 @@ impl Store {
             let mut tx = pool
                 .begin_with(crate::WriteBegin::write_begin(pool))
                 .await?;
-            let site: Option<(i64, Option<i64>)> =
-                sqlx::query_as("SELECT id, department_id FROM sites WHERE code = $1")
-                    .bind(&update.site)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some((site_id, site_dept)) = site else {
-                return Err(StoreError::not_found("site", &update.site));
-            };
-            let dept = match &update.department {
-                Some(d) => Some(ensure_department!(tx, d.as_str()).0),
-                None => site_dept,
-            };
+            let (site_id, dept) = site_and_department!(tx, &update.site, &update.department);
             let n = sqlx::query(
                 "UPDATE extensions SET display_name = $2, site_id = $3, department_id = $4, \
                  class_of_service = $5, premium_allowed = $6, enabled = $7 WHERE number = $1",
