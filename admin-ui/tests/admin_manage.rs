@@ -813,40 +813,15 @@ async fn downloads_of_every_table(store: Store) {
     let talk = [125u32, 61, 3600];
     for (i, secs) in talk.iter().enumerate() {
         let start = day + chrono::Duration::hours(i as i64);
-        let id = store
-            .start_call(&store::NewCallRecord {
-                started_at: start,
-                direction: billing::CallDirection::Outbound,
-                caller_extension: Some("2001".into()),
-                caller_number: "2001".into(),
-                caller_site: Some("radhus".into()),
-                caller_department: Some("IT".into()),
-                callee_extension: None,
-                callee_number: "=41234567".into(),
-                callee_site: None,
-                callee_department: None,
+        support::store_answered_call(
+            &store,
+            store::NewCallRecord {
                 trunk: Some("telenor".into()),
-                synthetic: false,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("call: {e}"));
-        store
-            .complete_call(
-                id,
-                &store::CallCompletion {
-                    answered_at: Some(start),
-                    ended_at: start + chrono::Duration::seconds(i64::from(*secs)),
-                    talk_seconds: *secs,
-                    disposition: billing::CallDisposition::Answered,
-                    sip_code: Some(200),
-                    sip_reason: None,
-                    transfer_chain: vec![],
-                    caller_leg: None,
-                    callee_leg: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("complete: {e}"));
+                ..support::outbound_call("2001", "=41234567", start)
+            },
+            *secs,
+        )
+        .await;
     }
     let b = app.session("admin").await;
     // Every download route answers both formats with a header row, and the page that

@@ -392,40 +392,16 @@ async fn live_calls_and_records(store: Store) {
             billing::CallDirection::InternalSameSite
         };
         let start = day + chrono::Duration::minutes(i64::from(i));
-        let id = store
-            .start_call(&store::NewCallRecord {
-                started_at: start,
+        support::store_answered_call(
+            &store,
+            store::NewCallRecord {
                 direction,
-                caller_extension: Some("1000".into()),
-                caller_number: "1000".into(),
-                caller_site: Some("radhus".into()),
-                caller_department: Some("IT".into()),
-                callee_extension: None,
-                callee_number: "22334455".into(),
-                callee_site: None,
-                callee_department: None,
-                trunk: None,
                 synthetic: true,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("call: {e}"));
-        store
-            .complete_call(
-                id,
-                &store::CallCompletion {
-                    answered_at: Some(start),
-                    ended_at: start + chrono::Duration::seconds(30),
-                    talk_seconds: 30,
-                    disposition: billing::CallDisposition::Answered,
-                    sip_code: Some(200),
-                    sip_reason: None,
-                    transfer_chain: vec![],
-                    caller_leg: None,
-                    callee_leg: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("complete: {e}"));
+                ..support::outbound_call("1000", "22334455", start)
+            },
+            30,
+        )
+        .await;
     }
     let fin = app.session("finance").await;
     let p1 = app
@@ -538,40 +514,15 @@ async fn costs_page_charts_and_downloads(store: Store) {
         .unwrap_or_default();
     for i in 0..5i64 {
         let start = day + chrono::Duration::hours(i);
-        let id = store
-            .start_call(&store::NewCallRecord {
-                started_at: start,
-                direction: billing::CallDirection::Outbound,
-                caller_extension: Some("1000".into()),
-                caller_number: "1000".into(),
-                caller_site: Some("radhus".into()),
-                caller_department: Some("IT".into()),
-                callee_extension: None,
-                callee_number: "41234567".into(),
-                callee_site: None,
-                callee_department: None,
+        support::store_answered_call(
+            &store,
+            store::NewCallRecord {
                 trunk: Some("telenor".into()),
-                synthetic: false,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("call: {e}"));
-        store
-            .complete_call(
-                id,
-                &store::CallCompletion {
-                    answered_at: Some(start),
-                    ended_at: start + chrono::Duration::seconds(125),
-                    talk_seconds: 125,
-                    disposition: billing::CallDisposition::Answered,
-                    sip_code: Some(200),
-                    sip_reason: None,
-                    transfer_chain: vec![],
-                    caller_leg: None,
-                    callee_leg: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("complete: {e}"));
+                ..support::outbound_call("1000", "41234567", start)
+            },
+            125,
+        )
+        .await;
     }
     let r = app
         .get("/costs?from=2006-03-01&to=2006-03-31", Some(&fin))
@@ -635,40 +586,16 @@ async fn costs_page_charts_and_downloads(store: Store) {
     assert!(x.body.starts_with("PK"), "an XLSX (zip) file");
     // One synthetic call makes the page say so.
     let start = day + chrono::Duration::days(1);
-    let id = store
-        .start_call(&store::NewCallRecord {
-            started_at: start,
-            direction: billing::CallDirection::Outbound,
-            caller_extension: Some("1000".into()),
-            caller_number: "1000".into(),
-            caller_site: Some("radhus".into()),
+    support::store_answered_call(
+        &store,
+        store::NewCallRecord {
             caller_department: None,
-            callee_extension: None,
-            callee_number: "41234567".into(),
-            callee_site: None,
-            callee_department: None,
-            trunk: None,
             synthetic: true,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("call: {e}"));
-    store
-        .complete_call(
-            id,
-            &store::CallCompletion {
-                answered_at: Some(start),
-                ended_at: start + chrono::Duration::seconds(60),
-                talk_seconds: 60,
-                disposition: billing::CallDisposition::Answered,
-                sip_code: Some(200),
-                sip_reason: None,
-                transfer_chain: vec![],
-                caller_leg: None,
-                callee_leg: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("complete: {e}"));
+            ..support::outbound_call("1000", "41234567", start)
+        },
+        60,
+    )
+    .await;
     let r = app
         .get("/savings?from=2006-01-01&to=2006-03-31", Some(&fin))
         .await;

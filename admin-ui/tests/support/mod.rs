@@ -349,3 +349,57 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// An outbound call from extension `caller` at site `radhus` (department IT) to
+/// `callee_number`, starting at `start`; change fields with `..outbound_call(..)`.
+pub fn outbound_call(
+    caller: &str,
+    callee_number: &str,
+    start: chrono::DateTime<Utc>,
+) -> store::NewCallRecord {
+    store::NewCallRecord {
+        started_at: start,
+        direction: billing::CallDirection::Outbound,
+        caller_extension: Some(caller.into()),
+        caller_number: caller.into(),
+        caller_site: Some("radhus".into()),
+        caller_department: Some("IT".into()),
+        callee_extension: None,
+        callee_number: callee_number.into(),
+        callee_site: None,
+        callee_department: None,
+        trunk: None,
+        synthetic: false,
+    }
+}
+
+/// Stores `call` as answered at its start and ended after `talk_seconds` of talk.
+pub async fn store_answered_call(
+    store: &Store,
+    call: store::NewCallRecord,
+    talk_seconds: u32,
+) -> store::CallRecordId {
+    let start = call.started_at;
+    let id = store
+        .start_call(&call)
+        .await
+        .unwrap_or_else(|e| panic!("call: {e}"));
+    store
+        .complete_call(
+            id,
+            &store::CallCompletion {
+                answered_at: Some(start),
+                ended_at: start + chrono::Duration::seconds(i64::from(talk_seconds)),
+                talk_seconds,
+                disposition: billing::CallDisposition::Answered,
+                sip_code: Some(200),
+                sip_reason: None,
+                transfer_chain: vec![],
+                caller_leg: None,
+                callee_leg: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e}"));
+    id
+}
