@@ -375,6 +375,27 @@ async fn csv_import_with_one_bad_line_shows_the_error_and_imports_nothing() {
     store.close().await;
 }
 
+/// As the signed-in admin, creates finance user `username` on the users page (its
+/// one-time password read from the page), signs out, and signs in as that user with TOTP
+/// enrolment.
+async fn switch_to_new_finance_user(browser: &Browser, ui: &AdminServer, username: &str) {
+    browser.goto(&ui.at("/users")).await;
+    browser.fill("#username", username).await;
+    let role = browser.find("#role").await;
+    support::browser::step("choose finance", role.select_by_value("finance")).await;
+    browser
+        .click("form[action='/users'] button[type=submit]")
+        .await;
+    let pw = browser.find("#user-password").await;
+    let password = support::browser::step("password", pw.text()).await;
+    browser.look(&format!("user-created-{username}")).await;
+    browser.click("form.logout button[type=submit]").await;
+    browser.find("#username").await;
+    browser
+        .first_sign_in(ui, username, password.trim(), "finance")
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finance_user_sees_finance_pages_and_is_refused_the_extensions_page() {
     let (store, _dir, _) = seeded_store(Backend::Sqlite).await;
@@ -384,22 +405,7 @@ async fn finance_user_sees_finance_pages_and_is_refused_the_extensions_page() {
     browser
         .first_sign_in(&ui, "admin", &password, "admin")
         .await;
-    browser.goto(&ui.at("/users")).await;
-    browser.fill("#username", "kari.finans").await;
-    let role = browser.find("#role").await;
-    support::browser::step("choose finance", role.select_by_value("finance")).await;
-    browser
-        .click("form[action='/users'] button[type=submit]")
-        .await;
-    let pw = browser.find("#user-password").await;
-    let finance_password = support::browser::step("password", pw.text()).await;
-    browser.look("user-created").await;
-    browser.click("form.logout button[type=submit]").await;
-    browser.find("#username").await;
-
-    browser
-        .first_sign_in(&ui, "kari.finans", finance_password.trim(), "finance")
-        .await;
+    switch_to_new_finance_user(&browser, &ui, "kari.finans").await;
     for path in pages_for(admin_ui::Role::Finance) {
         browser
             .visit(&ui.at(&path), &format!("finance-{}", page_name(&path)))
@@ -484,20 +490,7 @@ async fn finance_reads_costs_and_savings_and_the_xlsx_export_holds_the_report_nu
     browser
         .first_sign_in(&ui, "admin", &password, "admin")
         .await;
-    browser.goto(&ui.at("/users")).await;
-    browser.fill("#username", "finans").await;
-    let role = browser.find("#role").await;
-    support::browser::step("choose finance", role.select_by_value("finance")).await;
-    browser
-        .click("form[action='/users'] button[type=submit]")
-        .await;
-    let pw = browser.find("#user-password").await;
-    let finance_password = support::browser::step("password", pw.text()).await;
-    browser.click("form.logout button[type=submit]").await;
-    browser.find("#username").await;
-    browser
-        .first_sign_in(&ui, "finans", finance_password.trim(), "finance")
-        .await;
+    switch_to_new_finance_user(&browser, &ui, "finans").await;
 
     // Savings: the chart, the verdict, and that the data is synthetic, all visible.
     browser
