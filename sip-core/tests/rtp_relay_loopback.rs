@@ -242,3 +242,19 @@ fn ipv6_loopback() {
         Some(phone_b.local_addr().unwrap())
     );
 }
+
+/// A bind error other than "address in use" (here: an address this host does not have)
+/// would fail on every port alike: the relay reports it at once instead of leasing pair
+/// after pair until the range runs out.
+#[test]
+fn bind_error_other_than_busy_is_reported_not_retried() {
+    // TEST-NET-1 (RFC 5737): never a local address. One port pair in the range, so a
+    // retry would end in PortsExhausted instead of the bind error.
+    let relay = relay("192.0.2.1", 47000, 47001);
+    match relay.create_session() {
+        Err(RelayError::Bind(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::AddrNotAvailable, "{e}")
+        }
+        other => panic!("expected the bind error, got {other:?}"),
+    }
+}

@@ -232,11 +232,14 @@ fn bind_pair(inner: &RelayInner) -> Result<(UdpSocket, UdpSocket, PortLease), Re
         let rtcp = bind_one(&inner.config, lease.rtcp_port());
         match (rtp, rtcp) {
             (Ok(rtp), Ok(rtcp)) => return Ok((rtp, rtcp, lease)),
-            (Err(e), _) | (_, Err(e)) => {
+            (Err(e), _) | (_, Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 tracing::debug!(port = lease.rtp_port(), error = %e, "relay port busy, skipped");
                 last_err = Some(e);
                 busy.push(lease);
             }
+            // Anything else (no descriptors left, address not ours) fails every port
+            // alike: trying 63 more pairs would only repeat it.
+            (Err(e), _) | (_, Err(e)) => return Err(RelayError::Bind(e)),
         }
     }
     Err(RelayError::Bind(last_err.unwrap_or_else(|| {
