@@ -26,15 +26,15 @@ fn exchange(
             return (a_tu, b_tu);
         }
         for act in from_a {
-            match act {
-                Action::Send { message, .. } => b.handle_message(message, udp(1), now),
-                other => a_tu.push(other),
+            match act.into_sent() {
+                Ok(message) => b.handle_message(message, udp(1), now),
+                Err(other) => a_tu.push(other),
             }
         }
         for act in from_b {
-            match act {
-                Action::Send { message, .. } => a.handle_message(message, udp(2), now),
-                other => b_tu.push(other),
+            match act.into_sent() {
+                Ok(message) => a.handle_message(message, udp(2), now),
+                Err(other) => b_tu.push(other),
             }
         }
     }

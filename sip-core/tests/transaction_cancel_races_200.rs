@@ -24,9 +24,9 @@ fn deliver(
 ) -> Vec<Action> {
     let mut rest = Vec::new();
     for a in drain(from) {
-        match a {
-            Action::Send { message, .. } => to.handle_message(message, peer, now),
-            other => rest.push(other),
+        match a.into_sent() {
+            Ok(message) => to.handle_message(message, peer, now),
+            Err(other) => rest.push(other),
         }
     }
     rest
@@ -71,7 +71,7 @@ fn cancel_crossing_200_ok() {
 
     // The 200 reaches the UAC: INVITE transaction Accepted, 200 passed up.
     for a in uas_out {
-        if let Action::Send { message, .. } = a {
+        if let Ok(message) = a.into_sent() {
             uac.handle_message(message, udp(2), t0 + ms(20));
         }
     }
@@ -89,7 +89,7 @@ fn cancel_crossing_200_ok() {
 
     // The CANCEL reaches the UAS: its own transaction, matched to the Accepted INVITE.
     for a in uac_out {
-        if let Action::Send { message, .. } = a {
+        if let Ok(message) = a.into_sent() {
             uas.handle_message(message, udp(1), t0 + ms(20));
         }
     }

@@ -362,14 +362,20 @@ impl<'a, 'b> ParamWriter<'a, 'b> {
 /// come from code, never from a parsed header, and would split the header.
 fn write_quoted(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
     f.write_char('"')?;
-    for ch in value.chars() {
-        match ch {
-            '\r' | '\n' => continue,
-            '"' | '\\' | '\u{0}'..='\u{1f}' | '\u{7f}' => f.write_char('\\')?,
-            _ => {}
+    // Runs of plain characters go out in one write; only the rare special ones are
+    // handled one by one (a nonce or realm never has any).
+    let special = |b: u8| matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f);
+    let mut rest = value;
+    while let Some(i) = rest.bytes().position(special) {
+        f.write_str(&rest[..i])?;
+        let b = rest.as_bytes()[i];
+        if b != b'\r' && b != b'\n' {
+            f.write_char('\\')?;
+            f.write_char(char::from(b))?;
         }
-        f.write_char(ch)?;
+        rest = &rest[i + 1..];
     }
+    f.write_str(rest)?;
     f.write_char('"')
 }
 

@@ -5,6 +5,7 @@ use super::{DriverError, DriverStats};
 use crate::message::{Message, Request, Response};
 use crate::transaction::TxId;
 use crate::transport::{Destination, Flow, Transports};
+use std::cell::RefCell;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,6 +40,37 @@ pub struct DriverHandle {
     commands: mpsc::UnboundedSender<Command>,
     transports: Transports,
     stats: Arc<DriverStats>,
+    /// Tells this driver's callbacks apart from another driver's on the same thread.
+    driver: u64,
+}
+
+thread_local! {
+    /// Commands given by an application callback while the driver runs it on this thread
+    /// (see [`collect_inline`]).
+    static INLINE: RefCell<Option<InlineCommands>> = const { RefCell::new(None) };
+}
+
+#[derive(Debug)]
+struct InlineCommands {
+    driver: u64,
+    queue: Vec<Command>,
+}
+
+/// Runs `callback` (the driver calling into the application) and returns what it
+/// returned with the commands it gave through a handle of driver `driver`. They are
+/// queued here rather than sent through the command channel: a send to the channel
+/// from the driver's own task wakes that task again, and tokio answers such a wake by
+/// waking a parked worker thread as well, a futex round trip per answered request.
+pub(super) fn collect_inline<R>(driver: u64, callback: impl FnOnce() -> R) -> (R, Vec<Command>) {
+    let outer = INLINE.with_borrow_mut(|slot| {
+        slot.replace(InlineCommands {
+            driver,
+            queue: Vec::new(),
+        })
+    });
+    let result = callback();
+    let ours = INLINE.with_borrow_mut(|slot| std::mem::replace(slot, outer));
+    (result, ours.map(|q| q.queue).unwrap_or_default())
 }
 
 impl DriverHandle {
@@ -46,11 +78,29 @@ impl DriverHandle {
         commands: mpsc::UnboundedSender<Command>,
         transports: Transports,
         stats: Arc<DriverStats>,
+        driver: u64,
     ) -> Self {
         DriverHandle {
             commands,
             transports,
             stats,
+            driver,
+        }
+    }
+
+    /// Hands a command to the driver: onto the inline queue inside one of its callbacks,
+    /// else through the channel. `false` once the driver has stopped.
+    fn command(&self, cmd: Command) -> bool {
+        let rest = INLINE.with_borrow_mut(|slot| match slot {
+            Some(q) if q.driver == self.driver => {
+                q.queue.push(cmd);
+                None
+            }
+            _ => Some(cmd),
+        });
+        match rest {
+            None => true,
+            Some(cmd) => self.commands.send(cmd).is_ok(),
         }
     }
 
@@ -64,7 +114,7 @@ impl DriverHandle {
 
     /// Answers server transaction `tx`.
     pub fn respond(&self, tx: TxId, response: Response) {
-        let _ = self.commands.send(Command::Respond { tx, response });
+        self.command(Command::Respond { tx, response });
     }
 
     /// Starts a client transaction. Its responses, timeout or transport failure arrive on
@@ -76,14 +126,14 @@ impl DriverHandle {
     ) -> Result<ClientTransaction, DriverError> {
         let (reply, rx) = oneshot::channel();
         let (events, events_rx) = mpsc::unbounded_channel();
-        self.commands
-            .send(Command::Request {
-                request,
-                dest,
-                reply,
-                events,
-            })
-            .map_err(|_| DriverError::Stopped)?;
+        if !self.command(Command::Request {
+            request,
+            dest,
+            reply,
+            events,
+        }) {
+            return Err(DriverError::Stopped);
+        }
         let tx = rx.await.map_err(|_| DriverError::Stopped)??;
         Ok(ClientTransaction {
             tx,
@@ -94,16 +144,16 @@ impl DriverHandle {
 
     /// Sends outside any transaction: the ACK for a 2xx, or a stateless answer.
     pub fn send_stateless(&self, message: Message, dest: Destination) {
-        let _ = self.commands.send(Command::Stateless { message, dest });
+        self.command(Command::Stateless { message, dest });
     }
 
     /// CANCELs the INVITE of client transaction `tx` (RFC 3261 §9.1).
     pub fn cancel(&self, tx: TxId) {
-        let _ = self.commands.send(Command::Cancel { tx });
+        self.command(Command::Cancel { tx });
     }
 
     pub(super) fn transport_failed(&self, tx: TxId) {
-        let _ = self.commands.send(Command::TransportFailed { tx });
+        self.command(Command::TransportFailed { tx });
     }
 
     pub(super) fn stop(&self) {

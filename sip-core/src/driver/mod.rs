@@ -24,7 +24,7 @@ use crate::message::{Message, Method, Request, Response, serialize};
 use crate::transaction::{Action, LayerConfig, PassUp, Peer, TransactionLayer, TxId};
 use crate::transport::{
     Destination, Flow, TransportConfig, TransportError, TransportEvent, TransportKind, Transports,
-    response_address_from_via,
+    response_address_from_via, udp::UdpReceiver,
 };
 use handle::Command;
 use std::collections::HashMap;
@@ -118,20 +118,26 @@ impl Driver {
     ) -> Result<Driver, DriverError> {
         let (events_tx, events_rx) = mpsc::channel(4096);
         let transports = Transports::new(config.transport.clone(), events_tx);
+        // UDP is received on the driver task itself: a datagram is parsed and handled
+        // where it is read, without a channel and a wake-up of another task.
+        let mut udp = Vec::with_capacity(config.udp.len());
         for addr in &config.udp {
-            transports.listen_udp(*addr).await?;
+            udp.push(transports.listen_udp_polled(*addr).await?);
         }
         for addr in &config.tcp {
             transports.listen_tcp(*addr).await?;
         }
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(DriverStats::default());
-        let handle = DriverHandle::new(cmd_tx, transports.clone(), stats.clone());
+        static NEXT_DRIVER: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_DRIVER.fetch_add(1, Ordering::Relaxed);
+        let handle = DriverHandle::new(cmd_tx, transports.clone(), stats.clone(), id);
         let mut layer_config = config.layer;
         if layer_config.seed == 0 {
             layer_config.seed = rand::random();
         }
         let core = Core {
+            id,
             layer: TransactionLayer::new(layer_config),
             transports,
             app,
@@ -141,7 +147,7 @@ impl Driver {
             cancel_watchers: HashMap::new(),
             stats,
         };
-        let task = tokio::spawn(core.run(events_rx, cmd_rx));
+        let task = tokio::spawn(core.run(udp, events_rx, cmd_rx));
         Ok(Driver { handle, task })
     }
 
@@ -165,6 +171,8 @@ impl Driver {
 }
 
 struct Core {
+    /// This driver's identity for [`handle::collect_inline`].
+    id: u64,
     layer: TransactionLayer,
     transports: Transports,
     app: Arc<dyn Application>,
@@ -182,31 +190,55 @@ struct Core {
 impl Core {
     async fn run(
         mut self,
+        mut udp: Vec<UdpReceiver>,
         mut events: mpsc::Receiver<TransportEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        // One timer for the driver's life, re-armed only when the layer's next deadline
+        // changes: a fresh `Sleep` per loop turn cost a timer-wheel insert and removal
+        // for every message.
+        let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
+        let mut next_udp = 0;
         loop {
             self.drain_actions();
             let deadline = self.layer.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending::<()>().await,
+            if deadline != armed {
+                if let Some(d) = deadline {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(d));
                 }
-            };
+                armed = deadline;
+            }
             tokio::select! {
+                ev = std::future::poll_fn(|cx| poll_udp(&mut udp, &mut next_udp, cx)) => {
+                    self.on_event(ev);
+                }
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_transport_event(ev),
+                    Some(ev) => self.on_event(ev),
                     None => break,
                 },
                 cmd = commands.recv() => match cmd {
                     Some(Command::Stop) | None => break,
                     Some(cmd) => self.on_command(cmd),
                 },
-                _ = sleep => self.layer.handle_timeout(Instant::now()),
+                _ = &mut sleep, if armed.is_some() => {
+                    // Re-armed on the next turn even if the deadline did not move.
+                    armed = None;
+                    self.layer.handle_timeout(Instant::now());
+                }
             }
         }
         tracing::debug!("sip driver stopped");
+    }
+
+    /// Handles what a transport delivered, then the commands the application gave
+    /// while the driver called into it.
+    fn on_event(&mut self, ev: TransportEvent) {
+        let ((), given) = handle::collect_inline(self.id, || self.on_transport_event(ev));
+        for cmd in given {
+            self.on_command(cmd);
+        }
     }
 
     fn on_transport_event(&mut self, ev: TransportEvent) {
@@ -266,6 +298,16 @@ impl Core {
                         }
                     };
                     self.transmit(message, dest, tx);
+                }
+                Action::SendWire { tx, wire, peer } => {
+                    // A server transaction's destination was recorded when its request
+                    // was passed up.
+                    let dest = self.destinations.get(&tx).copied().unwrap_or(Destination {
+                        kind: peer.transport,
+                        remote: peer.addr,
+                        connection: None,
+                    });
+                    self.transmit_wire(wire, dest, Some(tx));
                 }
                 Action::PassUp(PassUp::Request {
                     tx,
@@ -415,7 +457,11 @@ impl Core {
     /// Serializes and sends without waiting; a send that must wait (a TCP connect) runs
     /// in its own task and reports failure back as a transport error for `tx`.
     fn transmit(&mut self, message: Message, dest: Destination, tx: Option<TxId>) {
-        let bytes = serialize::to_bytes(&message);
+        self.transmit_wire(serialize::to_bytes(&message), dest, tx);
+    }
+
+    /// [`Core::transmit`] for bytes already serialized.
+    fn transmit_wire(&mut self, bytes: bytes::Bytes, dest: Destination, tx: Option<TxId>) {
         match self.transports.try_send(&bytes, dest) {
             Ok(true) => {}
             Ok(false) => {
@@ -438,6 +484,24 @@ impl Core {
             }
         }
     }
+}
+
+/// The next datagram from any of the driver's UDP sockets, starting the scan one socket
+/// further each time so a busy socket cannot starve the others.
+fn poll_udp(
+    sockets: &mut [UdpReceiver],
+    next: &mut usize,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<TransportEvent> {
+    let n = sockets.len();
+    for i in 0..n {
+        let at = (*next + i) % n;
+        if let std::task::Poll::Ready(ev) = sockets[at].poll_event(cx) {
+            *next = (at + 1) % n;
+            return std::task::Poll::Ready(ev);
+        }
+    }
+    std::task::Poll::Pending
 }
 
 /// A final response from a UAS needs a To tag (RFC 3261 §8.2.6.2); 100 does not.

@@ -42,6 +42,7 @@
 //!     while let Some(action) = layer.poll_action() {
 //!         match action {
 //!             Action::Send { message, peer, .. } => { /* serialize, send to peer */ }
+//!             Action::SendWire { wire, peer, .. } => { /* send these bytes to peer */ }
 //!             Action::PassUp(PassUp::Request { tx, request, .. }) => { /* to the TU */ }
 //!             Action::PassUp(PassUp::Ack { request, .. }) => { /* to the dialog layer */ }
 //!             Action::PassUp(PassUp::Response { tx, response }) => { /* to the TU */ }
@@ -77,6 +78,7 @@ pub use server_non_invite::{ServerNonInvite, ServerNonInviteState};
 pub use timers::{Retransmit, Timer, TimerConfig};
 
 use crate::message::{Message, Request, Response};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -148,6 +150,11 @@ pub enum Action {
         message: Message,
         peer: Peer,
     },
+    /// Hand `wire`, a response server transaction `tx` serialized when the TU gave it, to
+    /// the transport for `peer`: the first send of a non-INVITE final response and each
+    /// retransmission of it. The transaction keeps only these bytes while it lingers
+    /// (Timer J), not the parsed request and response.
+    SendWire { tx: TxId, wire: Bytes, peer: Peer },
     /// A message for the transaction user.
     PassUp(PassUp),
     /// The transaction gave up waiting (Timer B, F or H, or the §9.1 CANCEL guard): the TU
@@ -158,6 +165,38 @@ pub enum Action {
     TransportError { tx: TxId },
     /// The transaction reached its Terminated state and is gone from the layer.
     Terminated { tx: TxId },
+}
+
+impl Action {
+    /// The message a [`Action::Send`] or [`Action::SendWire`] hands to the transport (the
+    /// latter parsed back from its bytes), or the action itself for any other kind: for
+    /// tests and tools that carry one layer's output to another.
+    // The Ok side is as large as the Err side; boxing either would only add an allocation.
+    #[allow(clippy::result_large_err)]
+    pub fn into_sent(self) -> Result<Message, Action> {
+        match self {
+            Action::Send { message, .. } => Ok(message),
+            Action::SendWire { tx, wire, peer } => {
+                crate::message::parse::parse_datagram(wire.clone()).map_err(|_| Action::SendWire {
+                    tx,
+                    wire,
+                    peer,
+                })
+            }
+            other => Err(other),
+        }
+    }
+
+    /// [`Action::into_sent`] without consuming the action; `None` for other kinds.
+    pub fn sent_message(&self) -> Option<Message> {
+        match self {
+            Action::Send { message, .. } => Some(message.clone()),
+            Action::SendWire { wire, .. } => {
+                crate::message::parse::parse_datagram(wire.clone()).ok()
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Messages the transaction layer hands to the TU.

@@ -5,7 +5,8 @@
 //! that response again instead of reaching the TU as new requests.
 
 use super::{Action, ActionQueue, Peer, TimerConfig, TransactionError, TxId};
-use crate::message::{Message, Request, Response};
+use crate::message::{Message, Request, Response, serialize};
+use bytes::Bytes;
 use std::time::Instant;
 use tracing::trace;
 
@@ -18,31 +19,31 @@ pub enum ServerNonInviteState {
     Proceeding {
         last_provisional: Response,
     },
-    /// A final was sent; retransmissions get it again until Timer J.
+    /// A final was sent; retransmissions get it again until Timer J. Only its bytes are
+    /// kept: a registrar holds tens of thousands of these at once.
     Completed {
-        response: Response,
+        wire: Bytes,
         timer_j: Instant,
     },
     Terminated,
 }
 
-/// A non-INVITE server transaction.
+/// A non-INVITE server transaction. It does not keep its request: matching is by the
+/// layer's key, and nothing after the TU's answer needs the request again.
 #[derive(Debug)]
 pub struct ServerNonInvite {
     id: TxId,
     peer: Peer,
-    request: Request,
     config: TimerConfig,
     state: ServerNonInviteState,
 }
 
 impl ServerNonInvite {
     /// A transaction for a newly received request, in Trying.
-    pub fn new(id: TxId, request: Request, peer: Peer, config: TimerConfig) -> Self {
+    pub fn new(id: TxId, peer: Peer, config: TimerConfig) -> Self {
         ServerNonInvite {
             id,
             peer,
-            request,
             config,
             state: ServerNonInviteState::Trying,
         }
@@ -54,10 +55,6 @@ impl ServerNonInvite {
 
     pub fn state(&self) -> &ServerNonInviteState {
         &self.state
-    }
-
-    pub fn request(&self) -> &Request {
-        &self.request
     }
 
     pub fn peer(&self) -> Peer {
@@ -90,13 +87,14 @@ impl ServerNonInvite {
                         last_provisional: response,
                     };
                 } else {
-                    self.send(response.clone(), out);
+                    let wire = serialize::to_bytes(&Message::Response(response));
+                    self.send_wire(wire.clone(), out);
                     let j = self.config.j(self.peer.transport.is_reliable());
                     if j.is_zero() {
                         self.terminate(out);
                     } else {
                         self.state = ServerNonInviteState::Completed {
-                            response,
+                            wire,
                             timer_j: now + j,
                         };
                     }
@@ -117,7 +115,7 @@ impl ServerNonInvite {
             ServerNonInviteState::Proceeding { last_provisional } => {
                 self.send(last_provisional.clone(), out)
             }
-            ServerNonInviteState::Completed { response, .. } => self.send(response.clone(), out),
+            ServerNonInviteState::Completed { wire, .. } => self.send_wire(wire.clone(), out),
             ServerNonInviteState::Terminated => {}
         }
     }
@@ -143,6 +141,14 @@ impl ServerNonInvite {
         out.push_back(Action::Send {
             tx: Some(self.id),
             message: Message::Response(response),
+            peer: self.peer,
+        });
+    }
+
+    fn send_wire(&self, wire: Bytes, out: &mut ActionQueue) {
+        out.push_back(Action::SendWire {
+            tx: self.id,
+            wire,
             peer: self.peer,
         });
     }

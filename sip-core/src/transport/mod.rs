@@ -264,6 +264,17 @@ impl Transports {
         Ok(local)
     }
 
+    /// Binds a UDP socket whose datagrams the caller receives by polling the returned
+    /// [`udp::UdpReceiver`] (sending goes through these transports as usual).
+    pub async fn listen_udp_polled(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<udp::UdpReceiver, TransportError> {
+        let (t, receiver) = udp::UdpTransport::bind_polled(addr, self.clone()).await?;
+        lock(&self.inner.udp).push(t);
+        Ok(receiver)
+    }
+
     /// Binds a TCP listener and starts accepting.
     pub async fn listen_tcp(&self, addr: SocketAddr) -> Result<SocketAddr, TransportError> {
         let local = tcp::listen(addr, self.clone()).await?;

@@ -126,14 +126,8 @@ pub fn drain(layer: &mut TransactionLayer) -> Vec<Action> {
 }
 
 /// The messages sent in `actions`.
-pub fn sent(actions: &[Action]) -> Vec<&Message> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect()
+pub fn sent(actions: &[Action]) -> Vec<Message> {
+    actions.iter().filter_map(Action::sent_message).collect()
 }
 
 pub fn sent_statuses(actions: &[Action]) -> Vec<u16> {
@@ -202,7 +196,7 @@ pub fn run_timers(
 /// Offsets at which a message was sent.
 pub fn send_times(log: &[(Duration, Action)]) -> Vec<u128> {
     log.iter()
-        .filter(|(_, a)| matches!(a, Action::Send { .. }))
+        .filter(|(_, a)| matches!(a, Action::Send { .. } | Action::SendWire { .. }))
         .map(|(t, _)| t.as_millis())
         .collect()
 }
@@ -270,14 +264,18 @@ impl Pair {
 
     fn pump_actions(&mut self) {
         while let Some(act) = self.a.poll_action() {
-            match act {
-                Action::Send { message, .. } => self.transmit(true, message),
-                other => self.a_events.push(other),
+            match act.into_sent() {
+                Ok(message) => self.transmit(true, message),
+                Err(other) => self.a_events.push(other),
             }
         }
         while let Some(act) = self.b.poll_action() {
             match act {
                 Action::Send { message, .. } => self.transmit(false, message),
+                wire @ Action::SendWire { .. } => match wire.into_sent() {
+                    Ok(message) => self.transmit(false, message),
+                    Err(other) => self.b_events.push(other),
+                },
                 Action::PassUp(PassUp::Request { tx, request, .. }) => {
                     self.pending_answers.push_back((
                         self.now + self.answer_delay,
