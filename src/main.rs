@@ -8,5 +8,31 @@ mod serve;
 mod settings;
 
 fn main() -> std::process::ExitCode {
+    tune_malloc();
     cli::main()
+}
+
+/// glibc's malloc returns freed memory at the top of each thread's heap to the kernel
+/// as soon as 128 KiB are free, and grows the heap a page range at a time. Under SIP
+/// load that churn showed in `perf` as `mprotect` calls and fresh zeroed pages, about a
+/// fifth of the CPU of each registration. A server's footprint is steady, so: grow in
+/// 16 MiB steps, give memory back only when 128 MiB are free, and keep allocations up
+/// to 4 MiB (transaction tables) on the heap rather than in their own mappings.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const MIB: libc::c_int = 1024 * 1024;
+        for (param, value) in [
+            (libc::M_TOP_PAD, 16 * MIB),
+            (libc::M_TRIM_THRESHOLD, 128 * MIB),
+            (libc::M_MMAP_THRESHOLD, 4 * MIB),
+        ] {
+            // SAFETY: mallopt only sets allocator parameters; it is called before any
+            // other thread exists and with values glibc documents as valid.
+            let ok = unsafe { libc::mallopt(param, value) };
+            if ok != 1 {
+                eprintln!("warning: mallopt({param}, {value}) was refused");
+            }
+        }
+    }
 }
