@@ -813,9 +813,31 @@ fn ok_response(req: &Request, bindings: &[Binding], now: DateTime<Utc>) -> Respo
     }
     r.headers.push(Header::Other(
         sip_core::message::HeaderName::Date,
-        now.format("%a, %d %b %Y %H:%M:%S GMT").to_string().into(),
+        sip_date(now).into(),
     ));
     r
+}
+
+/// RFC 3261 §20.17's Date (RFC 1123 form, always GMT). Written by hand: chrono's
+/// `format` parses its pattern on every call, a visible cost in each REGISTER's 200.
+fn sip_date(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let day = DAYS
+        .get(t.weekday().num_days_from_monday() as usize)
+        .unwrap_or(&"Mon");
+    let month = MONTHS.get(t.month0() as usize).unwrap_or(&"Jan");
+    format!(
+        "{day}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// A stateless response from sip-core's checks, with our To tag.
@@ -1088,6 +1110,28 @@ mod tests {
             &[],
             &f
         ));
+    }
+
+    #[test]
+    fn date_header_matches_rfc_1123() {
+        use chrono::TimeZone;
+        for (t, want) in [
+            (
+                Utc.with_ymd_and_hms(2010, 11, 13, 23, 29, 0),
+                "Sat, 13 Nov 2010 23:29:00 GMT",
+            ),
+            (
+                Utc.with_ymd_and_hms(2026, 1, 5, 7, 3, 9),
+                "Mon, 05 Jan 2026 07:03:09 GMT",
+            ),
+        ] {
+            let t = t.single().expect("valid time");
+            assert_eq!(sip_date(t), want);
+            assert_eq!(
+                sip_date(t),
+                t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+            );
+        }
     }
 
     #[test]
