@@ -6,6 +6,7 @@ mod demo;
 mod live;
 mod serve;
 mod settings;
+mod sip_thread;
 
 fn main() -> std::process::ExitCode {
     tune_malloc();

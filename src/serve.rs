@@ -3,6 +3,7 @@
 //! until SIGINT/SIGTERM.
 
 use crate::settings::Settings;
+use crate::sip_thread::SipThread;
 use anyhow::Context;
 use pbx::PbxServer;
 use sip_core::driver::DriverConfig;
@@ -31,6 +32,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     // A configuration mistake (a bad dial plan) stops us before anything is created.
     let mut pbx_config = settings.pbx_config()?;
+    let sip_threads = settings.sip_threads()?;
     // The store creates the data directory, owner-only, when it is new.
     let store = Store::open_in(&args.data_dir, args.database_url.as_deref())
         .await
@@ -61,8 +63,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tcp: args.sip_listen.clone(),
         ..DriverConfig::default()
     };
-    let server = PbxServer::start(pbx_config, store.clone(), relay, driver)
+    let sip = SipThread::start(sip_threads).context("cannot start the SIP thread")?;
+    let server = sip
+        .run(PbxServer::start(pbx_config, store.clone(), relay, driver))
         .await
+        .context("the PBX's start-up task failed")?
         .context("cannot start the PBX")?;
     for (kind, addr) in server.sip_addrs() {
         tracing::info!(transport = ?kind, %addr, "SIP listening");
@@ -103,7 +108,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "admin UI task failed"),
         Ok(Ok(())) => {}
     }
-    server.shutdown().await;
+    if let Err(e) = sip.run(server.shutdown()).await {
+        tracing::warn!(error = %e, "PBX shutdown task failed");
+    }
+    sip.stop().await;
     store.close().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! realm = "sentral"
 //! extension_digits = 4
 //! emergency_numbers = ["110", "112", "113", "1412"]
+//! sip_threads = 1                  # threads for SIP, apart from the admin UI (1–64)
 //! [registrar]
 //! max_contacts = 5
 //! min_expires = 60
@@ -63,6 +64,7 @@ pub struct PbxSection {
     pub realm: Option<String>,
     pub extension_digits: Option<usize>,
     pub emergency_numbers: Option<Vec<String>>,
+    pub sip_threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,6 +176,19 @@ impl Settings {
             .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
         toml::from_str(&text)
             .with_context(|| format!("configuration file {} is not valid", path.display()))
+    }
+
+    /// Threads for SIP (see `sip_thread`): one unless the file says otherwise.
+    pub fn sip_threads(&self) -> anyhow::Result<usize> {
+        let threads = self.pbx.sip_threads.unwrap_or(1);
+        let range = crate::sip_thread::THREADS;
+        anyhow::ensure!(
+            range.contains(&threads),
+            "pbx.sip_threads: {threads} is outside {}–{}",
+            range.start(),
+            range.end()
+        );
+        Ok(threads)
     }
 
     /// The PBX configuration: defaults overlaid with what the file sets.
