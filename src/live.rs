@@ -6,35 +6,67 @@ use admin_ui::{LiveCall, LiveEvent, LiveRegistration, LiveView};
 use pbx::PbxContext;
 use pbx::events::PbxEvent;
 use sip_core::message::serialize::WriteWire;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 #[derive(Debug)]
 pub struct PbxLiveView {
     ctx: Arc<PbxContext>,
     events: broadcast::Sender<LiveEvent>,
+    /// Whether a task forwards the PBX's events to `events`. It runs only while some
+    /// page listens: the PBX publishes an event per REGISTER, and a forwarder that
+    /// always listened woke a task on the UI's runtime for every one of them.
+    forwarding: Arc<Mutex<bool>>,
 }
 
 impl PbxLiveView {
-    /// Starts forwarding the PBX's events to the UI's event type.
     pub fn new(ctx: Arc<PbxContext>) -> Arc<Self> {
         let (events, _) = broadcast::channel(1024);
-        let mut rx = ctx.events.subscribe();
-        let tx = events.clone();
+        Arc::new(PbxLiveView {
+            ctx,
+            events,
+            forwarding: Arc::new(Mutex::new(false)),
+        })
+    }
+
+    /// Starts the forwarder unless it runs. Called with the `forwarding` lock held and
+    /// after the caller's receiver exists, so the forwarder cannot miss it.
+    fn ensure_forwarder(&self, forwarding: &mut bool) {
+        if *forwarding {
+            return;
+        }
+        *forwarding = true;
+        let mut rx = self.ctx.events.subscribe();
+        let tx = self.events.clone();
+        let flag = self.forwarding.clone();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
-                        let _ = tx.send(convert(ev));
+                        if tx.send(convert(ev)).is_err() {
+                            // Nobody listens any more: stop, unless a page subscribed
+                            // since (it did so under this lock).
+                            let mut on = lock(&flag);
+                            if tx.receiver_count() == 0 {
+                                *on = false;
+                                return;
+                            }
+                        }
                     }
                     // A slow UI missed events; live pages re-read state on the next one.
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        *lock(&flag) = false;
+                        return;
+                    }
                 }
             }
         });
-        Arc::new(PbxLiveView { ctx, events })
     }
+}
+
+fn lock(m: &Mutex<bool>) -> std::sync::MutexGuard<'_, bool> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn convert(ev: PbxEvent) -> LiveEvent {
@@ -118,6 +150,9 @@ impl LiveView for PbxLiveView {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.events.subscribe()
+        let mut forwarding = lock(&self.forwarding);
+        let rx = self.events.subscribe();
+        self.ensure_forwarder(&mut forwarding);
+        rx
     }
 }
