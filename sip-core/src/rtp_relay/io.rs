@@ -37,6 +37,8 @@ const MAX_ROUNDS: usize = 4;
 pub(crate) struct IoCounters {
     pub send_errors: AtomicU64,
     pub truncated: AtomicU64,
+    /// Sessions whose sockets the worker could not add to its epoll set.
+    pub add_failures: AtomicU64,
 }
 
 /// One session as the worker sees it: its state and its four sockets.
@@ -72,7 +74,8 @@ fn leg_channel(index: usize) -> (LegId, Channel) {
 }
 
 enum Command {
-    Add(Arc<SessionShared>, SyncSender<io::Result<usize>>),
+    /// Register the session in the slot the control side reserved for it.
+    Add(usize, Arc<SessionShared>),
     Remove(usize, Option<SyncSender<()>>),
     Shutdown,
 }
@@ -83,12 +86,32 @@ pub(crate) struct Worker {
     tx: Mutex<Sender<Command>>,
     wake: Arc<OwnedFd>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Slot numbers (the session part of epoll tokens), handed out here so that adding a
+    /// session needs no answer from the worker; the worker returns a slot once it has
+    /// unregistered the session that held it.
+    slots: Arc<Mutex<SlotIds>>,
+}
+
+/// Free slot numbers of one worker.
+#[derive(Debug, Default)]
+struct SlotIds {
+    next: usize,
+    free: Vec<usize>,
+}
+
+impl SlotIds {
+    fn take(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
 }
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Command::Add(..) => f.write_str("Add"),
+            Command::Add(slot, _) => write!(f, "Add({slot})"),
             Command::Remove(slot, _) => write!(f, "Remove({slot})"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
@@ -119,13 +142,16 @@ impl Worker {
         let wake = Arc::new(wake);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread_wake = Arc::clone(&wake);
+        let slots = Arc::new(Mutex::new(SlotIds::default()));
+        let thread_slots = Arc::clone(&slots);
         let thread = std::thread::Builder::new()
             .name(format!("rtp-relay-{index}"))
-            .spawn(move || run(epfd, thread_wake, rx, counters))?;
+            .spawn(move || run(epfd, thread_wake, rx, counters, thread_slots))?;
         Ok(Arc::new(Self {
             tx: Mutex::new(tx),
             wake,
             thread: Mutex::new(Some(thread)),
+            slots,
         }))
     }
 
@@ -150,15 +176,20 @@ impl Worker {
         sent
     }
 
-    /// Registers a session's sockets; returns its slot.
+    /// Registers a session's sockets with the worker; returns its slot at once. The
+    /// worker adds the sockets to its epoll set when it next wakes: what arrives before
+    /// waits in the socket buffers. Waiting for the worker's answer here cost the SIP
+    /// thread a sleep and a wake-up on every call set-up.
     pub fn add(&self, session: Arc<SessionShared>) -> io::Result<usize> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        if !self.send(Command::Add(session, reply)) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if !self.send(Command::Add(slot, session)) {
             return Err(io::Error::other("relay worker has stopped"));
         }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("relay worker has stopped")))
+        Ok(slot)
     }
 
     /// Unregisters slot `slot`; with `wait`, returns once the worker has let go of it.
@@ -206,30 +237,28 @@ fn epoll_del(epfd: RawFd, fd: RawFd) {
 
 struct Slab {
     slots: Vec<Option<Arc<SessionShared>>>,
-    free: Vec<usize>,
 }
 
 impl Slab {
-    fn insert(&mut self, epfd: RawFd, s: Arc<SessionShared>) -> io::Result<usize> {
-        let slot = self.free.pop().unwrap_or(self.slots.len());
+    /// Registers session `s` in `slot`. On failure the session stays out of the epoll
+    /// set (its media is not relayed) and the slot stays reserved until its remove.
+    fn insert(&mut self, epfd: RawFd, slot: usize, s: Arc<SessionShared>) -> io::Result<()> {
+        if self.slots.len() <= slot {
+            self.slots.resize(slot + 1, None);
+        }
         for (i, sock) in s.sockets.iter().enumerate() {
             let token = ((slot as u64) << 2) | i as u64;
             if let Err(e) = epoll_add(epfd, sock.as_raw_fd(), token) {
                 for added in s.sockets.iter().take(i) {
                     epoll_del(epfd, added.as_raw_fd());
                 }
-                if slot < self.slots.len() {
-                    self.free.push(slot);
-                }
                 return Err(e);
             }
         }
-        if slot == self.slots.len() {
-            self.slots.push(Some(s));
-        } else if let Some(entry) = self.slots.get_mut(slot) {
+        if let Some(entry) = self.slots.get_mut(slot) {
             *entry = Some(s);
         }
-        Ok(slot)
+        Ok(())
     }
 
     fn remove(&mut self, epfd: RawFd, slot: usize) {
@@ -237,17 +266,19 @@ impl Slab {
             for sock in &s.sockets {
                 epoll_del(epfd, sock.as_raw_fd());
             }
-            self.free.push(slot);
         }
     }
 }
 
-fn run(epfd: OwnedFd, wake: Arc<OwnedFd>, rx: Receiver<Command>, counters: Arc<IoCounters>) {
+fn run(
+    epfd: OwnedFd,
+    wake: Arc<OwnedFd>,
+    rx: Receiver<Command>,
+    counters: Arc<IoCounters>,
+    slot_ids: Arc<Mutex<SlotIds>>,
+) {
     let epfd_raw = epfd.as_raw_fd();
-    let mut slab = Slab {
-        slots: Vec::new(),
-        free: Vec::new(),
-    };
+    let mut slab = Slab { slots: Vec::new() };
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let mut batch = Batch::new();
     loop {
@@ -288,11 +319,20 @@ fn run(epfd: OwnedFd, wake: Arc<OwnedFd>, rx: Receiver<Command>, counters: Arc<I
             }
             loop {
                 match rx.try_recv() {
-                    Ok(Command::Add(s, reply)) => {
-                        let _ = reply.send(slab.insert(epfd_raw, s));
+                    Ok(Command::Add(slot, s)) => {
+                        if let Err(e) = slab.insert(epfd_raw, slot, s) {
+                            counters.add_failures.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(error = %e, "RTP relay cannot watch a session's sockets; its media is not relayed");
+                        }
                     }
                     Ok(Command::Remove(slot, reply)) => {
                         slab.remove(epfd_raw, slot);
+                        // Only now may the slot carry another session's tokens.
+                        slot_ids
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .free
+                            .push(slot);
                         if let Some(r) = reply {
                             let _ = r.send(());
                         }

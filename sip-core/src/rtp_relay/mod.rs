@@ -100,6 +100,8 @@ pub struct RelayStats {
     pub send_errors: u64,
     /// Datagrams longer than the relay's buffer, dropped.
     pub truncated: u64,
+    /// Sessions whose sockets a worker could not watch (their media was not relayed).
+    pub add_failures: u64,
 }
 
 #[derive(Debug)]
@@ -211,6 +213,7 @@ impl RtpRelay {
             port_capacity: pool.capacity(),
             send_errors: self.inner.counters.send_errors.load(Ordering::Relaxed),
             truncated: self.inner.counters.truncated.load(Ordering::Relaxed),
+            add_failures: self.inner.counters.add_failures.load(Ordering::Relaxed),
         }
     }
 
