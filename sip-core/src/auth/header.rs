@@ -443,7 +443,8 @@ fn parse_digest(value: &str) -> Result<Vec<OtherParam>, DigestParseError> {
 }
 
 fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseError> {
-    let mut params: Vec<OtherParam> = Vec::new();
+    // Credentials carry about ten parameters (RFC 8760 §3.4).
+    let mut params: Vec<OtherParam> = Vec::with_capacity(12);
     loop {
         // Skip whitespace and empty list elements.
         while i < b.len() && (is_ws(b[i]) || b[i] == b',') {

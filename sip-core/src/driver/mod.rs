@@ -21,13 +21,12 @@ pub use handle::{ClientEvent, ClientTransaction, DriverHandle, ServerRequest};
 
 use crate::message::validate::{self, Policy as ValidationPolicy, Rejection};
 use crate::message::{Message, Method, Request, Response, serialize};
-use crate::transaction::{Action, LayerConfig, PassUp, Peer, TransactionLayer, TxId};
+use crate::transaction::{Action, LayerConfig, PassUp, Peer, TransactionLayer, TxId, TxIdMap};
 use crate::transport::{
     Destination, Flow, TransportConfig, TransportError, TransportEvent, TransportKind, Transports,
     response_address_from_via, udp::UdpReceiver,
 };
 use handle::Command;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,9 +141,9 @@ impl Driver {
             transports,
             app,
             handle: handle.clone(),
-            destinations: HashMap::new(),
-            clients: HashMap::new(),
-            cancel_watchers: HashMap::new(),
+            destinations: TxIdMap::default(),
+            clients: TxIdMap::default(),
+            cancel_watchers: TxIdMap::default(),
             stats,
         };
         let task = tokio::spawn(core.run(udp, events_rx, cmd_rx));
@@ -179,11 +178,11 @@ struct Core {
     handle: DriverHandle,
     /// Where each live transaction's messages go (server: back where the request came
     /// from; client: where the application sent it).
-    destinations: HashMap<TxId, Destination>,
+    destinations: TxIdMap<Destination>,
     /// Client transactions the application is waiting on.
-    clients: HashMap<TxId, mpsc::UnboundedSender<ClientEvent>>,
+    clients: TxIdMap<mpsc::UnboundedSender<ClientEvent>>,
     /// INVITE server transactions whose application wants to hear about a CANCEL.
-    cancel_watchers: HashMap<TxId, oneshot::Sender<()>>,
+    cancel_watchers: TxIdMap<oneshot::Sender<()>>,
     stats: Arc<DriverStats>,
 }
 

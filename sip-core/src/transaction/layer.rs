@@ -11,7 +11,7 @@ use super::key::{Branch, BranchGenerator, ClientKey, ServerKey, param_value};
 use super::{
     Action, ActionQueue, ClientInvite, ClientInviteState, ClientNonInvite, ClientNonInviteState,
     PassUp, Peer, ServerInvite, ServerInviteState, ServerNonInvite, ServerNonInviteState,
-    TimerConfig, TransactionError, TxId,
+    TimerConfig, TransactionError, TxId, TxIdMap,
 };
 use crate::message::{Header, HeaderName, Message, Method, Request, Response, SipStr};
 use std::cmp::Reverse;
@@ -139,7 +139,7 @@ pub struct TransactionLayer {
     /// Boxed: an entry holds a whole transaction, and a table of them inline made every
     /// growth of the map move megabytes (a registrar keeps ~64 000 transactions alive
     /// at 1 000 REGISTERs/s for Timer J's 32 s).
-    txs: HashMap<TxId, Box<Entry>>,
+    txs: TxIdMap<Box<Entry>>,
     clients: HashMap<ClientKey, TxId>,
     servers: HashMap<ServerKey, TxId>,
     timers: BinaryHeap<Reverse<(Instant, TxId)>>,
@@ -154,7 +154,7 @@ impl TransactionLayer {
             config,
             branches: BranchGenerator::from_seed(config.seed),
             next_id: 1,
-            txs: HashMap::new(),
+            txs: TxIdMap::default(),
             clients: HashMap::new(),
             servers: HashMap::new(),
             timers: BinaryHeap::new(),

@@ -87,6 +87,32 @@ use std::net::SocketAddr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxId(pub u64);
 
+/// A map keyed by [`TxId`]. Ids are numbers the layer hands out, never chosen by a peer,
+/// so they need no flood-resistant (and slower) SipHash: [`TxIdHasher`] spreads them
+/// with one multiplication.
+pub type TxIdMap<V> = std::collections::HashMap<TxId, V, std::hash::BuildHasherDefault<TxIdHasher>>;
+
+/// Fibonacci hashing of a transaction id (see [`TxIdMap`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TxIdHasher(u64);
+
+impl std::hash::Hasher for TxIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used for a TxId; anything else still hashes correctly.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 impl fmt::Display for TxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tx{}", self.0)
