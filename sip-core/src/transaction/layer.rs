@@ -50,14 +50,15 @@ pub enum TransactionState {
     ServerNonInvite(ServerNonInviteState),
 }
 
-// Variant names are the RFC's transaction kinds.
+// Variant names are the RFC's transaction kinds. Boxed: the kinds differ in size by
+// hundreds of bytes, and a registrar holds tens of thousands of the smallest kind.
 #[allow(clippy::enum_variant_names)]
 #[derive(Debug)]
 enum Tx {
-    ClientInvite(ClientInvite),
-    ClientNonInvite(ClientNonInvite),
-    ServerInvite(ServerInvite),
-    ServerNonInvite(ServerNonInvite),
+    ClientInvite(Box<ClientInvite>),
+    ClientNonInvite(Box<ClientNonInvite>),
+    ServerInvite(Box<ServerInvite>),
+    ServerNonInvite(Box<ServerNonInvite>),
 }
 
 impl Tx {
@@ -385,23 +386,23 @@ impl TransactionLayer {
         span.in_scope(|| debug!("client transaction started"));
         let timers = self.config.timers;
         let tx = if request.method == Method::Invite {
-            Tx::ClientInvite(ClientInvite::start(
+            Tx::ClientInvite(Box::new(ClientInvite::start(
                 id,
                 request,
                 peer,
                 timers,
                 now,
                 &mut self.actions,
-            ))
+            )))
         } else {
-            Tx::ClientNonInvite(ClientNonInvite::start(
+            Tx::ClientNonInvite(Box::new(ClientNonInvite::start(
                 id,
                 request,
                 peer,
                 timers,
                 now,
                 &mut self.actions,
-            ))
+            )))
         };
         self.clients.insert(key.clone(), id);
         self.txs.insert(
@@ -585,7 +586,7 @@ impl TransactionLayer {
                 from,
                 cancels,
             }));
-            Tx::ServerInvite(ServerInvite::new(id, request, from, timers))
+            Tx::ServerInvite(Box::new(ServerInvite::new(id, request, from, timers)))
         } else {
             self.actions.push_back(Action::PassUp(PassUp::Request {
                 tx: id,
@@ -593,7 +594,7 @@ impl TransactionLayer {
                 from,
                 cancels,
             }));
-            Tx::ServerNonInvite(ServerNonInvite::new(id, from, timers))
+            Tx::ServerNonInvite(Box::new(ServerNonInvite::new(id, from, timers)))
         };
         if let (Some(trying), Tx::ServerInvite(t)) = (trying, &mut tx) {
             // Proceeding always takes a provisional, so this cannot fail.
