@@ -17,6 +17,10 @@ N="${2:-5000}"
 REG_RATE="${REG_RATE:-1000}"
 CALL_RATE="${CALL_RATE:-300}"
 TICK=$(getconf CLK_TCK)
+command -v sipp >/dev/null || { echo "sipp is missing: apt-get install -y sip-tester"; exit 1; }
+if [ "$which" != sentral ] && ! command -v kamailio >/dev/null; then
+  echo "kamailio is missing: apt-get install -y kamailio (or run: $0 sentral $N)"; exit 1
+fi
 work="$(mktemp -d)"
 pids_to_stop=()
 cleanup() {
