@@ -2,8 +2,10 @@
 //! call duration is hung up on both sides, and a caller that never ACKs our 200 has it
 //! retransmitted until the ACK wait runs out, then both legs get a BYE (RFC 3261
 //! §13.3.1.4) and the record is a failed call without talk time (billing rates only
-//! answered calls). Short limits are configured so the tests take seconds, and each
-//! record says why the call ended.
+//! answered calls). A phone that never ACKs our 200 to its re-INVITE gets the same BYE
+//! after the same wait (§13.3.1.4 via §14.2), but that call was answered and talked on:
+//! its record stays answered, with talk time up to the BYE. Short limits are configured
+//! so the tests take seconds, and each record says why the call ended.
 
 mod support;
 
@@ -92,6 +94,62 @@ async fn a_caller_that_never_acks_is_hung_up_when_the_ack_wait_runs_out() {
             (rated.rule, rated.cost_ore, rated.billed_seconds),
             (billing::Rule::NotAnswered, 0, 0),
             "{backend:?}: an unconfirmed call is not billed"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_invite_whose_200_is_never_acked_ends_the_answered_call() {
+    let config = || {
+        let mut c = pbx::PbxConfig::default();
+        c.calls.ack_timeout = Duration::from_secs(2);
+        c
+    };
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        let caller = Phone::new("1001");
+        let callee = Phone::new("1002");
+        register(pbx, caller).await;
+        register(pbx, callee).await;
+        let started = Instant::now();
+        // The caller talks for a second, then holds with a re-INVITE and never ACKs the
+        // 200; the callee, held, ACKed by the PBX, waits for the BYE.
+        let r = completed_call(
+            pbx,
+            caller,
+            "calls/limits/caller_reinvite_no_ack.xml",
+            Some((callee, "calls/limits/callee_held_until_bye.xml")),
+            "1002",
+        )
+        .await;
+        // The BYEs came after the ACK wait (1 s of talk, then 2 s), not at once.
+        assert!(started.elapsed() >= Duration::from_secs(3), "{backend:?}");
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.sip_code, Some(200), "{r:?}");
+        assert_eq!(
+            r.sip_reason.as_deref(),
+            Some("no ACK: the caller never confirmed its re-INVITE"),
+            "{r:?}"
+        );
+        assert!(r.answered_at.is_some() && r.ended_at.is_some(), "{r:?}");
+        // Talk time runs from the answer to the BYE: about 1 s + the 2 s ACK wait.
+        assert!((2..=5).contains(&r.talk_seconds), "{backend:?}: {r:?}");
+        assert!(
+            r.caller_leg.as_ref().is_some_and(|l| l.packets > 20),
+            "{r:?}"
+        );
+        let billed = r.to_billing().expect("finished record");
+        let dataset = billing::Dataset::from_toml_str(billing::dataset::SAMPLE_TOML)
+            .expect("the sample dataset");
+        let rater = dataset.rater();
+        let rated = rater.rate_in(&billed, billing::World::New).expect("rated");
+        // An answered call between two extensions of one site: rated as talked, not as
+        // an unanswered attempt.
+        assert_eq!(
+            rated.rule,
+            billing::Rule::SameSiteFree,
+            "{backend:?}: {rated:?}"
         );
     })
     .await;

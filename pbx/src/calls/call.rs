@@ -84,6 +84,10 @@ enum AwaitedAck {
 const NO_ACK_FROM_CALLER: &str = "no ACK: the callee answered, the caller never confirmed";
 /// Why a call ended whose new device (INVITE with Replaces) never ACKed our 200.
 const NO_ACK_FROM_REPLACEMENT: &str = "no ACK from the replacing device";
+/// Why an answered call ended whose caller never ACKed our 200 to its re-INVITE.
+const NO_ACK_FOR_CALLER_REINVITE: &str = "no ACK: the caller never confirmed its re-INVITE";
+/// Why an answered call ended whose callee never ACKed our 200 to its re-INVITE.
+const NO_ACK_FOR_CALLEE_REINVITE: &str = "no ACK: the callee never confirmed its re-INVITE";
 
 /// One INVITE of the B leg to one registered contact.
 #[derive(Debug)]
@@ -795,7 +799,9 @@ impl Call {
                             }
                         }
                         CallEvent::AckTimeout { leg, cseq } => {
-                            self.retransmits.remove(&(leg, cseq));
+                            // None: the ACK came (or the dialog was replaced) after the
+                            // timer fired; nothing is awaited any more.
+                            let awaited = self.retransmits.remove(&(leg, cseq)).is_some();
                             match self.dialog_acks.remove(&(leg, cseq)) {
                                 Some(AwaitedAck::Caller) => {
                                     tracing::info!(call = self.id, "no ACK from the caller: ending the call");
@@ -810,7 +816,17 @@ impl Call {
                                     tracing::info!(call = self.id, ?leg, "no ACK from the replacing device: ending the call");
                                     return self.hang_up_both(NO_ACK_FROM_REPLACEMENT).await;
                                 }
-                                // A re-INVITE's 2xx: the dialog stays as it was.
+                                // Our 2xx to a phone's re-INVITE. §13.3.1.4 (via §14.2): the
+                                // session SHOULD end with a BYE. The call was answered and
+                                // talked on, so it stays answered, billed up to now.
+                                None if awaited && self.dialog_up(leg) => {
+                                    tracing::info!(call = self.id, ?leg, cseq, "no ACK for our 2xx to a re-INVITE: ending the call");
+                                    let reason = match leg {
+                                        LegId::A => NO_ACK_FOR_CALLER_REINVITE,
+                                        LegId::B => NO_ACK_FOR_CALLEE_REINVITE,
+                                    };
+                                    return self.hang_up_both(reason).await;
+                                }
                                 None => {}
                             }
                         }
@@ -858,6 +874,27 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// Whether leg `leg` has a dialog that has not ended.
+    fn dialog_up(&self, leg: LegId) -> bool {
+        let side = match leg {
+            LegId::A => self.a.as_ref(),
+            LegId::B => self.b.as_ref(),
+        };
+        side.is_some_and(|s| s.dialog.state() != DialogState::Terminated)
+    }
+
+    /// Leg `leg` now holds another dialog (transfer, Replaces): our 2xx answers on the old
+    /// one are no longer ours to retransmit, nor are their ACKs awaited.
+    fn forget_2xx(&mut self, leg: LegId) {
+        self.retransmits.retain(|(l, _), t| {
+            if *l == leg {
+                t.abort();
+            }
+            *l != leg
+        });
+        self.dialog_acks.retain(|(l, _), _| *l != leg);
     }
 
     fn side_mut(&mut self, leg: LegId) -> Option<&mut Side> {

@@ -146,6 +146,8 @@ impl Call {
         // transferee on hold.
         let resume = self.media.held_by_other(transferee);
         self.release_transferor(by);
+        // The transferor's dialog is gone: a 2xx it never ACKed must not end the call.
+        self.forget_2xx(by);
         let old_key = self.side_mut(by).map(|s| dialog_key(&s.dialog));
         let new_key = dialog_key(&party.side.dialog);
         match by {
@@ -345,12 +347,7 @@ impl Call {
             return None;
         }
         // Our 2xx to the party that left is no longer ours to retransmit.
-        self.retransmits.retain(|(l, _), t| {
-            if *l == other {
-                t.abort();
-            }
-            *l != other
-        });
+        self.forget_2xx(other);
         self.bye(leg).await;
         self.transfers.push(store::TransferStep {
             at: chrono::Utc::now(),

@@ -167,13 +167,7 @@ impl Call {
         }
         // Our 2xx answers on the replaced dialog are no longer ours to retransmit; the new
         // dialog's answer is, and without its ACK the call ends like an unconfirmed call.
-        self.retransmits.retain(|(l, _), t| {
-            if *l == leg {
-                t.abort();
-            }
-            *l != leg
-        });
-        self.dialog_acks.retain(|(l, _), _| *l != leg);
+        self.forget_2xx(leg);
         self.retransmit_2xx(leg, tx, cseq, ok);
         self.dialog_acks
             .insert((leg, cseq), super::AwaitedAck::Replacement);

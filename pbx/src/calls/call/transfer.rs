@@ -438,6 +438,8 @@ impl Call {
         }
         self.media.session.unlatch(by);
         self.release_transferor(by);
+        // The transferor's dialog is gone: a 2xx it never ACKed must not end the call.
+        self.forget_2xx(by);
         let old_key = self.side_mut(by).map(|s| {
             let id = s.dialog.id();
             (id.call_id.to_string(), id.local_tag.to_string())
