@@ -188,6 +188,10 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
                     site: Some("radhus".into()),
                     department: Some("Økonomi".into()),
                 }),
+                route: Some(CallRoute {
+                    direction: CallDirection::Inbound,
+                    trunk: Some("telia".into()),
+                }),
                 answered_at: None,
                 completion: Some(answered(start, 60)),
             },
@@ -195,6 +199,7 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
                 id: done_id,
                 caller: None,
                 callee: None,
+                route: None,
                 answered_at: Some(start),
                 completion: None,
             },
@@ -212,6 +217,8 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
     assert_eq!(r.caller_extension.as_deref(), Some("1005"));
     assert_eq!(r.callee_extension.as_deref(), Some("1004"));
     assert_eq!(r.callee_department.as_deref(), Some("Økonomi"));
+    assert_eq!(r.direction, CallDirection::Inbound);
+    assert_eq!(r.trunk.as_deref(), Some("telia"));
     assert_eq!(r.talk_seconds, 60);
     assert_eq!(r.disposition, Some(CallDisposition::Answered));
     assert!(s.open_call_records().await.expect("open").is_empty());

@@ -32,8 +32,8 @@ use chrono::{DateTime, Utc};
 use sip_core::rtp_relay::{LegStats, estimate_mos};
 use std::collections::HashMap;
 use store::{
-    CallCompletion, CallParty, CallRecordId, CallRecordWrite, CallWriteOutcome, Extension,
-    LegQuality, NewCallRecord, Store, TransferStep,
+    CallCompletion, CallParty, CallRecordId, CallRecordWrite, CallRoute, CallWriteOutcome,
+    Extension, LegQuality, NewCallRecord, Store, TransferStep,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,6 +64,40 @@ pub fn internal_direction(caller: &Extension, callee: &Extension) -> CallDirecti
     }
 }
 
+/// Who is at one end of a call, as far as the record's direction is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Party {
+    /// One of our extensions.
+    Extension(Extension),
+    /// Someone outside, who came in or was reached over this route (direction and trunk
+    /// of the call that brought them).
+    External(CallRoute),
+}
+
+/// Direction and trunk of a call between `caller` and `callee`: what a call set up
+/// between them would have been. Two extensions are an internal call whatever trunk the
+/// call once used; an outside party keeps the route that brought it in (or out).
+pub fn route_between(caller: &Party, callee: &Party) -> CallRoute {
+    match (caller, callee) {
+        (Party::Extension(a), Party::Extension(b)) => CallRoute {
+            direction: internal_direction(a, b),
+            trunk: None,
+        },
+        // Two outside parties bridged by a transfer: the call we placed out is the one
+        // that costs, so its route wins over an inbound one.
+        (Party::External(a), Party::External(b)) => {
+            if b.direction == CallDirection::Inbound {
+                a.clone()
+            } else {
+                b.clone()
+            }
+        }
+        (Party::External(r), Party::Extension(_)) | (Party::Extension(_), Party::External(r)) => {
+            r.clone()
+        }
+    }
+}
+
 /// How a call ended, as the B2BUA saw it.
 #[derive(Debug, Clone)]
 pub struct CallEnd {
@@ -83,6 +117,11 @@ pub struct CallRecorder {
     pub started_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     done: bool,
+    /// Who is on each end now, and the route the record gives (kept in step by
+    /// [`CallRecorder::set_caller`] and [`CallRecorder::set_callee`]).
+    caller: Party,
+    callee: Party,
+    route: CallRoute,
 }
 
 impl CallRecorder {
@@ -112,6 +151,18 @@ impl CallRecorder {
             call: call_id,
             record: new,
         });
+        let route = CallRoute {
+            direction: start.direction,
+            trunk: start.trunk.clone(),
+        };
+        let party = |ext: &Option<Extension>| match ext {
+            Some(e) => Party::Extension(e.clone()),
+            None => Party::External(route.clone()),
+        };
+        let (caller, callee) = (
+            party(&start.caller_extension),
+            party(&start.callee_extension),
+        );
         ctx.events.publish(PbxEvent::CallStarted {
             call_id,
             caller: start.caller_number.clone(),
@@ -122,6 +173,9 @@ impl CallRecorder {
             started_at,
             answered_at: None,
             done: false,
+            caller,
+            callee,
+            route,
         }
     }
 
@@ -176,22 +230,43 @@ impl CallRecorder {
         });
     }
 
+    /// The party now on the caller's end (`true`) or the callee's.
+    pub fn party(&self, caller: bool) -> &Party {
+        if caller { &self.caller } else { &self.callee }
+    }
+
     /// A transfer connected the caller to someone else: the record's callee becomes
-    /// `party` (the transfer chain, given at completion, keeps who it was before).
-    pub fn set_callee(&self, ctx: &PbxContext, party: CallParty) {
+    /// `party` (the transfer chain, given at completion, keeps who it was before), and
+    /// direction and trunk follow the parties that remain.
+    pub fn set_callee(&mut self, ctx: &PbxContext, party: CallParty, who: Party) {
         ctx.records.send(RecordChange::Callee {
             call: self.call_id,
             party,
         });
+        self.callee = who;
+        self.reroute(ctx);
     }
 
     /// The caller transferred its call away: the record's caller becomes `party`, who
-    /// remains in the call.
-    pub fn set_caller(&self, ctx: &PbxContext, party: CallParty) {
+    /// remains in the call, and direction and trunk follow.
+    pub fn set_caller(&mut self, ctx: &PbxContext, party: CallParty, who: Party) {
         ctx.records.send(RecordChange::Caller {
             call: self.call_id,
             party,
         });
+        self.caller = who;
+        self.reroute(ctx);
+    }
+
+    fn reroute(&mut self, ctx: &PbxContext) {
+        let route = route_between(&self.caller, &self.callee);
+        if route != self.route {
+            self.route = route.clone();
+            ctx.records.send(RecordChange::Route {
+                call: self.call_id,
+                route,
+            });
+        }
     }
 }
 
@@ -213,6 +288,10 @@ enum RecordChange {
     Callee {
         call: u64,
         party: CallParty,
+    },
+    Route {
+        call: u64,
+        route: CallRoute,
     },
     Complete {
         call: u64,
@@ -260,6 +339,7 @@ struct Pending {
     start: Option<NewCallRecord>,
     caller: Option<CallParty>,
     callee: Option<CallParty>,
+    route: Option<CallRoute>,
     answered_at: Option<DateTime<Utc>>,
     completion: Option<CallCompletion>,
 }
@@ -300,6 +380,7 @@ async fn write_batch(
             | RecordChange::Answer { call, .. }
             | RecordChange::Caller { call, .. }
             | RecordChange::Callee { call, .. }
+            | RecordChange::Route { call, .. }
             | RecordChange::Complete { call, .. } => call,
             RecordChange::Flush(done) => {
                 flushes.push(done);
@@ -312,6 +393,7 @@ async fn write_batch(
                 start: None,
                 caller: None,
                 callee: None,
+                route: None,
                 answered_at: None,
                 completion: None,
             });
@@ -341,6 +423,14 @@ async fn write_batch(
                 }
                 None => p.callee = Some(party),
             },
+            RecordChange::Route { route, .. } => match &mut p.start {
+                // Not written yet: the record starts with the new route.
+                Some(r) => {
+                    r.direction = route.direction;
+                    r.trunk = route.trunk;
+                }
+                None => p.route = Some(route),
+            },
             RecordChange::Complete { done, .. } => p.completion = Some(done),
             RecordChange::Flush(_) => {}
         }
@@ -359,6 +449,7 @@ async fn write_batch(
                     id,
                     caller: p.caller,
                     callee: p.callee,
+                    route: p.route,
                     answered_at: p.answered_at,
                     completion: p.completion,
                 },
@@ -464,5 +555,81 @@ pub fn quality(leg: &LegStats) -> LegQuality {
         lost: rtp.lost.max(0) as u64,
         jitter_ms: rtp.jitter_ms,
         mos: estimate_mos(rtp.loss_fraction, rtp.jitter_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::{ClassOfService, Credentials, ExtensionId, SiteId};
+
+    fn ext(number: &str, site: i64) -> Party {
+        Party::Extension(Extension {
+            id: ExtensionId(site * 1000),
+            number: number.into(),
+            display_name: String::new(),
+            site_id: SiteId(site),
+            site: format!("site {site}"),
+            department_id: None,
+            department: None,
+            class_of_service: ClassOfService::National,
+            premium_allowed: false,
+            credentials: Credentials::from_password(number, "sentral", "pw"),
+            enabled: true,
+        })
+    }
+
+    fn outside(direction: CallDirection, trunk: &str) -> Party {
+        Party::External(CallRoute {
+            direction,
+            trunk: Some(trunk.into()),
+        })
+    }
+
+    fn route(direction: CallDirection, trunk: Option<&str>) -> CallRoute {
+        CallRoute {
+            direction,
+            trunk: trunk.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn two_extensions_are_internal_by_site_whatever_trunk_the_call_used() {
+        assert_eq!(
+            route_between(&ext("1001", 1), &ext("1002", 1)),
+            route(CallDirection::InternalSameSite, None)
+        );
+        assert_eq!(
+            route_between(&ext("1001", 1), &ext("2001", 2)),
+            route(CallDirection::InternalOtherSite, None)
+        );
+    }
+
+    #[test]
+    fn an_outside_party_keeps_the_route_that_brought_it_on_either_end() {
+        let inbound = outside(CallDirection::Inbound, "telia");
+        let out = outside(CallDirection::Outbound, "telenor");
+        assert_eq!(
+            route_between(&inbound, &ext("2001", 2)),
+            route(CallDirection::Inbound, Some("telia"))
+        );
+        // Handed over onto the callee's end (attended transfer): still a call in.
+        assert_eq!(
+            route_between(&ext("1001", 1), &inbound),
+            route(CallDirection::Inbound, Some("telia"))
+        );
+        assert_eq!(
+            route_between(&ext("2001", 2), &out),
+            route(CallDirection::Outbound, Some("telenor"))
+        );
+        // Two outside parties bridged: the call placed out is the one that costs.
+        assert_eq!(
+            route_between(&inbound, &out),
+            route(CallDirection::Outbound, Some("telenor"))
+        );
+        assert_eq!(
+            route_between(&out, &inbound),
+            route(CallDirection::Outbound, Some("telenor"))
+        );
     }
 }

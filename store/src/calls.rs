@@ -254,12 +254,14 @@ pub enum CallRecordWrite {
         completion: Option<CallCompletion>,
     },
     /// Changes to an open record, applied in this order: the calling and the called
-    /// party ([`Store::set_call_caller`], [`Store::set_call_callee`]), the answer time
-    /// ([`Store::answer_call`]), completion ([`Store::complete_call`]).
+    /// party ([`Store::set_call_caller`], [`Store::set_call_callee`]), direction and trunk
+    /// ([`Store::set_call_route`]), the answer time ([`Store::answer_call`]), completion
+    /// ([`Store::complete_call`]).
     Update {
         id: CallRecordId,
         caller: Option<CallParty>,
         callee: Option<CallParty>,
+        route: Option<CallRoute>,
         answered_at: Option<DateTime<Utc>>,
         completion: Option<CallCompletion>,
     },
@@ -326,6 +328,9 @@ const SET_CALLEE_SQL: &str = "UPDATE call_records SET callee_extension = $2, cal
 const SET_CALLER_SQL: &str = "UPDATE call_records SET caller_extension = $2, caller_number = $3, caller_site = $4, \
      caller_department = $5 WHERE id = $1 AND ended_at IS NULL";
 
+const SET_ROUTE_SQL: &str =
+    "UPDATE call_records SET direction = $2, trunk = $3 WHERE id = $1 AND ended_at IS NULL";
+
 const ANSWER_SQL: &str =
     "UPDATE call_records SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL";
 
@@ -384,28 +389,35 @@ impl Store {
 
     /// Notes the answer time of an open call.
     pub async fn answer_call(&self, id: CallRecordId, answered_at: DateTime<Utc>) -> Result<()> {
-        self.update_open_call(id, None, None, Some(answered_at), None)
+        self.update_open_call(id, None, None, None, Some(answered_at), None)
             .await
     }
 
     /// Changes the calling party of an open record (the caller transferred the call away:
     /// the record names the parties that remain; the transfer chain keeps the history).
     pub async fn set_call_caller(&self, id: CallRecordId, caller: &CallParty) -> Result<()> {
-        self.update_open_call(id, Some(caller.clone()), None, None, None)
+        self.update_open_call(id, Some(caller.clone()), None, None, None, None)
             .await
     }
 
     /// Changes the called party of an open record (a transfer connected the caller to
     /// someone else; the transfer chain, given at completion, keeps the history).
     pub async fn set_call_callee(&self, id: CallRecordId, callee: &CallParty) -> Result<()> {
-        self.update_open_call(id, None, Some(callee.clone()), None, None)
+        self.update_open_call(id, None, Some(callee.clone()), None, None, None)
+            .await
+    }
+
+    /// Changes the direction and trunk of an open record (a transfer changed who remains
+    /// in the call, and so how the call reaches them).
+    pub async fn set_call_route(&self, id: CallRecordId, route: &CallRoute) -> Result<()> {
+        self.update_open_call(id, None, None, Some(route.clone()), None, None)
             .await
     }
 
     /// Completes an open call record. `NotFound` when no open record has this id (unknown,
     /// or completed already).
     pub async fn complete_call(&self, id: CallRecordId, done: &CallCompletion) -> Result<()> {
-        self.update_open_call(id, None, None, None, Some(done.clone()))
+        self.update_open_call(id, None, None, None, None, Some(done.clone()))
             .await
     }
 
@@ -416,6 +428,7 @@ impl Store {
         id: CallRecordId,
         caller: Option<CallParty>,
         callee: Option<CallParty>,
+        route: Option<CallRoute>,
         answered_at: Option<DateTime<Utc>>,
         completion: Option<CallCompletion>,
     ) -> Result<()> {
@@ -423,6 +436,7 @@ impl Store {
             id,
             caller,
             callee,
+            route,
             answered_at,
             completion,
         };
@@ -523,6 +537,7 @@ impl Store {
                         id,
                         caller,
                         callee,
+                        route,
                         answered_at,
                         completion,
                     } => {
@@ -536,6 +551,16 @@ impl Store {
                         }
                         if let Some(c) = callee {
                             open &= bind_party!(sqlx::query(SET_CALLEE_SQL).bind(id.0), c)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected()
+                                > 0;
+                        }
+                        if let Some(r) = route {
+                            open &= sqlx::query(SET_ROUTE_SQL)
+                                .bind(id.0)
+                                .bind(r.direction.as_str())
+                                .bind(&r.trunk)
                                 .execute(&mut *tx)
                                 .await?
                                 .rows_affected()

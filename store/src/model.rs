@@ -401,6 +401,15 @@ pub struct CallParty {
     pub department: Option<String>,
 }
 
+/// How a call reaches its parties: direction and trunk. A transfer that changes who
+/// remains in the call can change both (an internal call handed to a party that came in
+/// through a trunk is inbound from then on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRoute {
+    pub direction: CallDirection,
+    pub trunk: Option<String>,
+}
+
 /// How a transfer was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -58,6 +58,9 @@ pub(crate) struct HandedOver {
     side: Side,
     sdp: Option<Vec<u8>>,
     number: String,
+    /// Who the party is (an extension, or someone outside and the route that brought
+    /// them), for the record's direction and trunk.
+    who: crate::records::Party,
 }
 
 impl Call {
@@ -167,7 +170,8 @@ impl Call {
             by: by_number,
             to: party.number.clone(),
         });
-        self.party_changed(by, &party.number).await;
+        self.party_changed(by, &party.number, party.who.clone())
+            .await;
         // The new party still sends to and expects media from the other call's relay
         // session, which is gone: point it at ours, with the transferee's media.
         let Some(offer) = self.media.offer_from(transferee) else {
@@ -334,6 +338,7 @@ impl Call {
             side,
             sdp: self.media.last_sdp(other),
             number,
+            who: self.recorder.party(other == LegId::A).clone(),
         };
         if let Err(Ok(back)) = h.reply.send(Ok(party)) {
             // The transferring call stopped waiting: the party stays here.

@@ -14,7 +14,7 @@ use crate::calls::services::{self, Caller, Destined, Target};
 use crate::calls::sip::{
     our_contact, our_via, set_contact, set_sdp_body, sip_uri, token, uri_user,
 };
-use crate::records::CallEnd;
+use crate::records::{CallEnd, Party};
 use sip_core::dialog::{Dialog, DialogState};
 use sip_core::driver::{ClientEvent, ServerRequest};
 use sip_core::message::{
@@ -469,7 +469,8 @@ impl Call {
             by: by_number,
             to: target.number.clone(),
         });
-        self.party_changed(by, &target.number).await;
+        let who = crate::records::Party::Extension((*target).clone());
+        self.party_changed(by, &target.number, who).await;
         tracing::info!(call = self.id, "blind transfer connected");
         if resume {
             return self.resume(by.other()).await;
@@ -511,33 +512,43 @@ impl Call {
         });
     }
 
-    /// Leg `by` now reaches `number`: the names on our requests and the record's party on
-    /// that side (caller on A, callee on B) follow, so the record names who remains in the
-    /// call; the transfer chain keeps who it was before.
-    pub(super) async fn party_changed(&mut self, by: LegId, number: &str) {
+    /// Leg `by` now reaches `number` (`who`): the names on our requests and the record's
+    /// party on that side (caller on A, callee on B) follow, so the record names who
+    /// remains in the call, with the direction and trunk between them; the transfer chain
+    /// keeps who it was before.
+    pub(super) async fn party_changed(&mut self, by: LegId, number: &str, who: Party) {
         let uri = sip_uri(number, &self.a_local.ip().to_string());
         match by {
             LegId::A => self.b_from = NameAddr::new(uri),
             LegId::B => self.b_to = NameAddr::new(uri),
         }
         let snap = self.ctx.directory.snapshot();
-        let party = match snap.extension(number) {
-            Some(now) => store::CallParty {
-                extension: Some(now.number.clone()),
-                number: now.number.clone(),
-                site: Some(now.site.clone()),
-                department: now.department.clone(),
-            },
-            None => store::CallParty {
-                extension: None,
-                number: number.to_string(),
-                site: None,
-                department: None,
-            },
+        // An extension as the directory has it now (site and department may have moved);
+        // an outside party by its number alone, even if it looks like an extension's.
+        let (party, who) = match who {
+            Party::Extension(e) => {
+                let now = snap.extension(&e.number).map_or(e, |n| (**n).clone());
+                let party = store::CallParty {
+                    extension: Some(now.number.clone()),
+                    number: now.number.clone(),
+                    site: Some(now.site.clone()),
+                    department: now.department.clone(),
+                };
+                (party, Party::Extension(now))
+            }
+            Party::External(route) => {
+                let party = store::CallParty {
+                    extension: None,
+                    number: number.to_string(),
+                    site: None,
+                    department: None,
+                };
+                (party, Party::External(route))
+            }
         };
         match by {
-            LegId::A => self.recorder.set_caller(&self.ctx, party),
-            LegId::B => self.recorder.set_callee(&self.ctx, party),
+            LegId::A => self.recorder.set_caller(&self.ctx, party, who),
+            LegId::B => self.recorder.set_callee(&self.ctx, party, who),
         }
     }
 
