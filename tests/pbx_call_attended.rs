@@ -14,7 +14,7 @@ mod support;
 #[path = "interop/calls/phones.rs"]
 mod phones;
 
-use billing::CallDisposition;
+use billing::{CallDirection, CallDisposition};
 use phones::{
     Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, skip, spawn_sipp,
     spawn_sipp_with, wait_bound, wait_idle, wait_sipp,
@@ -144,6 +144,12 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
         assert_eq!(first.callee_extension.as_deref(), Some("2001"), "{first:?}");
         assert_eq!(first.callee_number, "2001");
         assert_eq!(first.callee_site.as_deref(), Some("fjuk"));
+        // It began inside rådhus (1001 to 1002) and ends between sites (1001 to 2001).
+        assert_eq!(
+            first.direction,
+            CallDirection::InternalOtherSite,
+            "{first:?}"
+        );
         assert_eq!(first.sip_reason.as_deref(), Some("caller hung up"));
         assert_eq!(first.transfer_chain.len(), 1, "{first:?}");
         let step = &first.transfer_chain[0];
