@@ -154,3 +154,40 @@ async fn a_re_invite_whose_200_is_never_acked_ends_the_answered_call() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_that_never_acks_our_200_to_its_re_invite_is_hung_up_too() {
+    let config = || {
+        let mut c = pbx::PbxConfig::default();
+        c.calls.ack_timeout = Duration::from_secs(2);
+        c
+    };
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        let caller = Phone::new("1001");
+        let callee = Phone::new("1002");
+        register(pbx, caller).await;
+        register(pbx, callee).await;
+        let started = Instant::now();
+        // The callee holds the caller with a re-INVITE (relayed to the caller, whose 200
+        // the PBX ACKs) and never ACKs the PBX's 200.
+        let r = completed_call(
+            pbx,
+            caller,
+            "calls/limits/caller_held_until_bye.xml",
+            Some((callee, "calls/limits/callee_reinvite_no_ack.xml")),
+            "1002",
+        )
+        .await;
+        assert!(started.elapsed() >= Duration::from_secs(3), "{backend:?}");
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.sip_code, Some(200), "{r:?}");
+        assert_eq!(
+            r.sip_reason.as_deref(),
+            Some("no ACK: the callee never confirmed its re-INVITE"),
+            "{r:?}"
+        );
+        assert!((2..=5).contains(&r.talk_seconds), "{backend:?}: {r:?}");
+    })
+    .await;
+}
