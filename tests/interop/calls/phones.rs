@@ -23,15 +23,23 @@ pub struct Phone {
 
 /// A free UDP port (even, with the next three free too: RTP, RTCP, video RTP/RTCP), above the test
 /// relay's range (30000-39999) so a phone never takes a port the relay is about to use.
+///
+/// The probe sockets close before SIPp binds, so tests running in parallel in one test binary
+/// could be handed overlapping blocks (a phone's SIP port inside another's media block). Every
+/// block handed out is remembered for the life of the process and never handed out again.
 pub fn free_port_pair() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     for _ in 0..2000 {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = s.local_addr().expect("addr").port();
         // SIPp binds RTP, RTCP and a video pair from its media port up.
         if p % 2 == 0
             && (40000..65530).contains(&p)
+            && !handed_out.iter().any(|&q| p.abs_diff(q) < 4)
             && (1..4).all(|i| UdpSocket::bind(("127.0.0.1", p + i)).is_ok())
         {
+            handed_out.push(p);
             return p;
         }
     }
