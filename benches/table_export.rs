@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench --bench table_export` (a year; under `cargo test` a week).
 
+use admin_ui::CALL_RECORD_COLUMNS;
 use billing::dataset::SAMPLE_TOML;
 use billing::report::{Cell, Table, write_table_csv, write_tables_xlsx};
 use billing::synthetic::Generator;
@@ -23,30 +24,7 @@ fn year() -> Vec<CallRecord> {
 
 /// The call-record table as the admin UI's download builds it (same columns and types).
 fn table(calls: &[CallRecord]) -> Table {
-    let mut t = Table::new(
-        "call records",
-        &[
-            "id",
-            "started_at",
-            "answered_at",
-            "ended_at",
-            "direction",
-            "disposition",
-            "caller_extension",
-            "caller_number",
-            "caller_site",
-            "caller_department",
-            "callee_extension",
-            "callee_number",
-            "callee_site",
-            "callee_department",
-            "trunk",
-            "talk_seconds",
-            "cost_new",
-            "cost_old",
-            "synthetic",
-        ],
-    );
+    let mut t = Table::new("call records", &CALL_RECORD_COLUMNS);
     for r in calls {
         t.push(vec![
             Cell::Int(r.id),

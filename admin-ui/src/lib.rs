@@ -27,6 +27,7 @@ pub mod totp;
 
 pub use app::{ROUTES, Route, app};
 pub use auth::Role;
+pub use http::download::CALL_RECORD_COLUMNS;
 
 /// The OpenAPI 3 document served at `/api/v1/openapi.json`.
 pub fn http_api_openapi() -> serde_json::Value {

@@ -261,27 +261,7 @@ async fn records(
 fn csv_lines(rows: &[StoredCallRecord], header: bool) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     if header {
-        w.write_record([
-            "id",
-            "started_at",
-            "answered_at",
-            "ended_at",
-            "direction",
-            "disposition",
-            "caller_extension",
-            "caller_number",
-            "caller_site",
-            "caller_department",
-            "callee_extension",
-            "callee_number",
-            "callee_site",
-            "callee_department",
-            "trunk",
-            "talk_seconds",
-            "cost_new",
-            "cost_old",
-            "synthetic",
-        ])?;
+        w.write_record(super::download::CALL_RECORD_COLUMNS)?;
     }
     for r in rows {
         let o = |s: &Option<String>| s.clone().unwrap_or_default();
