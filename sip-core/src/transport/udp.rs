@@ -23,19 +23,7 @@ pub struct UdpTransport {
 
 impl UdpTransport {
     pub(super) async fn bind(addr: SocketAddr, owner: Transports) -> Result<Self, TransportError> {
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| TransportError::Bind {
-                kind: TransportKind::Udp,
-                addr,
-                source,
-            })?;
-        let local = socket.local_addr().map_err(|source| TransportError::Bind {
-            kind: TransportKind::Udp,
-            addr,
-            source,
-        })?;
-        let socket = Arc::new(socket);
+        let (socket, local) = bind_socket(addr).await?;
         tokio::spawn(receive_loop(socket.clone(), local, owner));
         Ok(UdpTransport { socket, local })
     }
@@ -47,19 +35,7 @@ impl UdpTransport {
         addr: SocketAddr,
         owner: Transports,
     ) -> Result<(Self, UdpReceiver), TransportError> {
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| TransportError::Bind {
-                kind: TransportKind::Udp,
-                addr,
-                source,
-            })?;
-        let local = socket.local_addr().map_err(|source| TransportError::Bind {
-            kind: TransportKind::Udp,
-            addr,
-            source,
-        })?;
-        let socket = Arc::new(socket);
+        let (socket, local) = bind_socket(addr).await?;
         let receiver = UdpReceiver {
             socket: socket.clone(),
             local,
@@ -139,6 +115,18 @@ impl UdpReceiver {
             }
         }
     }
+}
+
+/// Binds `addr`; returns the socket and the address it got (the real port for port 0).
+async fn bind_socket(addr: SocketAddr) -> Result<(Arc<UdpSocket>, SocketAddr), TransportError> {
+    let bind_error = |source| TransportError::Bind {
+        kind: TransportKind::Udp,
+        addr,
+        source,
+    };
+    let socket = UdpSocket::bind(addr).await.map_err(bind_error)?;
+    let local = socket.local_addr().map_err(bind_error)?;
+    Ok((Arc::new(socket), local))
 }
 
 async fn receive_loop(socket: Arc<UdpSocket>, local: SocketAddr, owner: Transports) {
