@@ -3,9 +3,10 @@
 //!
 //! Why: on tokio's multi-threaded runtime a message's path (driver task → call task →
 //! driver task) hopped between two worker threads, and every hop woke the other thread
-//! with a futex. With SIP on one thread of its own the tasks hand over by a queue push:
-//! a call took about a fifth less CPU (`benches/sipp`, 4 000 calls, 520 µs against
-//! 630 µs), and registrations were no slower. One thread answers tens of thousands of
+//! with a futex. With SIP on one thread the tasks hand over by a queue push. Measured
+//! with `benches/sipp` scenarios, 4 000 calls: one tokio worker took 520–525 µs of CPU
+//! per call against 620–640 µs for two; this thread then measured as one worker did
+//! (550–585 µs against 495–587 µs, within the noise), and registrations were no slower. One thread answers tens of thousands of
 //! REGISTERs or a couple of thousand call set-ups a second, far more than a municipality
 //! needs; `[pbx] sip_threads` gives SIP a multi-threaded runtime of that many threads
 //! instead. A slow admin page (a year's savings report) never delays SIP.
