@@ -18,7 +18,7 @@ mod phones;
 use billing::{CallDirection, CallDisposition};
 use phones::{
     Phone, last_record, on_each_backend, register, run_sipp, spawn_sipp, spawn_sipp_with,
-    wait_bound, wait_sipp,
+    wait_bound, wait_sipp, wait_sipp_logs,
 };
 use std::time::Duration;
 use store::{StoredCallRecord, TransferKind};
@@ -31,16 +31,17 @@ fn config() -> pbx::PbxConfig {
 }
 
 /// Registers the three phones, starts 2001 (`target_scenario`) and 1002
-/// (`callee_scenario`, or `callee` with its extra SIPp arguments) in the background and
-/// runs the caller 1001 (`caller_scenario`) in the foreground. Every phone must get
-/// through its scenario; returns the call's record.
+/// (`callee_scenario`, transferring to 2001, with `callee_extra` SIPp arguments) in the
+/// background and runs the caller 1001 (`caller_scenario`) in the foreground. Every
+/// phone must get through its scenario; returns the call's record and what 1002's
+/// scenario logged.
 async fn transfer_call(
     pbx: &TestPbx,
     caller_scenario: &'static str,
     callee_scenario: &'static str,
     callee_extra: Vec<String>,
     target_scenario: &'static str,
-) -> StoredCallRecord {
+) -> (StoredCallRecord, String) {
     let backend = pbx.backend;
     let caller = Phone::new("1001");
     let callee = Phone::new("1002");
@@ -52,31 +53,38 @@ async fn transfer_call(
     let t = tokio::task::spawn_blocking(move || {
         wait_sipp(spawn_sipp(addr, target_scenario, target, target.number))
     });
+    let mut extra = vec![
+        "-trace_logs".to_string(),
+        "-key".to_string(),
+        "transfer_to".to_string(),
+        "2001".to_string(),
+    ];
+    extra.extend(callee_extra);
     let b = tokio::task::spawn_blocking(move || {
-        wait_sipp(spawn_sipp_with(
+        wait_sipp_logs(spawn_sipp_with(
             addr,
             callee_scenario,
             callee,
             callee.number,
-            &callee_extra,
+            &extra,
         ))
     });
     // Let both SIPp processes bind their ports before the INVITEs come.
     wait_bound(target).await;
     wait_bound(callee).await;
     let a = run_sipp(pbx.udp, caller_scenario, caller, "1002").await;
-    let b = b.await.expect("callee task");
+    let (b, logged) = b.await.expect("callee task");
     let t = t.await.expect("target task");
     assert!(b.ok, "{backend:?}: callee 1002: {}", b.report);
     assert!(t.ok, "{backend:?}: target 2001: {}", t.report);
     assert!(a.ok, "{backend:?}: caller 1001: {}", a.report);
-    last_record(pbx).await
+    (last_record(pbx).await, logged)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blind_transfer_connects_the_caller_to_the_target_and_records_it() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let r = transfer_call(
+        let (r, _) = transfer_call(
             pbx,
             "calls/caller_answered.xml",
             "calls/transfer/transferor_refers.xml",
@@ -105,7 +113,7 @@ async fn blind_transfer_connects_the_caller_to_the_target_and_records_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_target_is_notified_and_the_original_call_stays() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let r = transfer_call(
+        let (r, logged) = transfer_call(
             pbx,
             "calls/caller_answered.xml",
             "calls/transfer/transferor_refused.xml",
@@ -113,6 +121,7 @@ async fn busy_target_is_notified_and_the_original_call_stays() {
             "calls/callee_busy.xml",
         )
         .await;
+        assert!(logged.contains("FINAL SIP/2.0 486"), "{logged}");
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
         assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
         // No transfer happened: 1001 and 1002 share a site.
@@ -129,7 +138,7 @@ async fn a_transferee_left_on_hold_is_resumed_after_a_blind_transfer() {
         // The transferor holds the caller (sendonly), then REFERs it to 2001; the caller
         // checks the resume re-INVITE is sendrecv, and only then sends RTP.
         let refer_to = format!("sip:2001@{}", pbx.udp);
-        let r = transfer_call(
+        let (r, _) = transfer_call(
             pbx,
             "calls/attended/transferee.xml",
             "calls/attended/transferor.xml",
@@ -152,7 +161,7 @@ async fn a_transferee_left_on_hold_is_resumed_after_a_blind_transfer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_transfers_is_replaced_by_the_target_in_the_record() {
     on_each_backend(config, async |pbx: &TestPbx| {
-        let r = transfer_call(
+        let (r, _) = transfer_call(
             pbx,
             "calls/transfer/caller_refers.xml",
             "calls/transfer/transferee_hangs_up.xml",
@@ -227,11 +236,16 @@ async fn an_inbound_call_transferred_to_another_extension_stays_inbound_on_its_t
             ))
         });
         let b = tokio::task::spawn_blocking(move || {
-            wait_sipp(spawn_sipp(
+            wait_sipp(spawn_sipp_with(
                 addr,
                 "calls/transfer/transferor_refers.xml",
                 callee,
                 callee.number,
+                &[
+                    "-key".to_string(),
+                    "transfer_to".to_string(),
+                    "2001".to_string(),
+                ],
             ))
         });
         wait_bound(target).await;

@@ -60,7 +60,12 @@ pub(crate) enum CallEvent {
     /// The PBX wants the call gone (admin hang-up, shutdown).
     Hangup,
     /// A response (or failure) for the INVITE of fork `index` of a blind transfer.
-    TransferFork { index: usize, event: ClientEvent },
+    /// `sent` as for [`CallEvent::Fork`] (a transfer out through a trunk).
+    TransferFork {
+        index: usize,
+        event: ClientEvent,
+        sent: Option<Box<Request>>,
+    },
     /// The transfer target did not answer within the ring timeout.
     TransferTimeout,
     /// An attended transfer in another call names this call's dialog on `leg` in its
@@ -154,7 +159,10 @@ struct Call {
     b_from: NameAddr,
     b_to: NameAddr,
     forks: Vec<Fork>,
-    _channel: Option<crate::trunk::ChannelGuard>,
+    /// The trunk channel each leg holds while it reaches a provider through a call we
+    /// placed (the B leg of a call out; a leg a transfer sent out through a trunk). It
+    /// drops when that leg ends.
+    channels: LegChannels,
     winner: Option<usize>,
     /// The ACK for the winning 2xx, resent for each retransmission of it (§13.2.2.4).
     b_ack: Option<(Request, Destination)>,
@@ -231,7 +239,10 @@ pub(crate) async fn run(ctx: Arc<PbxContext>, setup: CallSetup) {
         b_from,
         b_to,
         forks: Vec::new(),
-        _channel: channel,
+        channels: LegChannels {
+            a: None,
+            b: channel,
+        },
         winner: None,
         b_ack: None,
         late_offer_ack: None,
@@ -452,7 +463,13 @@ impl Call {
             Target::Trunk(_) => {
                 match crate::trunk::send_with_auth(&self.driver, inv, dest, credentials).await {
                     Ok(at) => {
-                        tokio::spawn(forward_authed(at, index, cancel_rx, events));
+                        tokio::spawn(forward_authed(
+                            at,
+                            index,
+                            cancel_rx,
+                            events,
+                            |index, event, sent| CallEvent::Fork { index, event, sent },
+                        ));
                         true
                     }
                     Err(e) => {
@@ -840,8 +857,8 @@ impl Call {
                             }
                         }
                         CallEvent::CallerCancelled => {}
-                        CallEvent::TransferFork { index, event } => {
-                            if let Some(end) = self.on_transfer_event(index, event).await {
+                        CallEvent::TransferFork { index, event, sent } => {
+                            if let Some(end) = self.on_transfer_event(index, event, sent).await {
                                 return end;
                             }
                         }
@@ -1209,6 +1226,23 @@ async fn send_and_forget(driver: &DriverHandle, req: Request, dest: Destination)
     }
 }
 
+/// The trunk channels held per leg (see `Call::channels`).
+#[derive(Debug, Default)]
+struct LegChannels {
+    a: Option<crate::trunk::ChannelGuard>,
+    b: Option<crate::trunk::ChannelGuard>,
+}
+
+impl LegChannels {
+    /// The channel of whoever is on `leg` now; the previous one (if any) is freed.
+    fn set(&mut self, leg: LegId, channel: Option<crate::trunk::ChannelGuard>) {
+        match leg {
+            LegId::A => self.a = channel,
+            LegId::B => self.b = channel,
+        }
+    }
+}
+
 /// The registry's view of one call.
 #[derive(Debug, Clone)]
 pub(crate) struct CallHandle {
@@ -1242,12 +1276,14 @@ async fn forward_plain(
     }
 }
 
-/// The same for a trunk fork, whose INVITE may be re-sent once with credentials.
+/// The same for a trunk fork, whose INVITE may be re-sent once with credentials: `wrap`
+/// also carries the request as last sent once it was.
 async fn forward_authed(
     mut at: crate::trunk::AuthedTransaction,
     index: usize,
     mut cancel: oneshot::Receiver<()>,
     events: mpsc::UnboundedSender<CallEvent>,
+    wrap: fn(usize, ClientEvent, Option<Box<Request>>) -> CallEvent,
 ) {
     let mut cancelled = false;
     loop {
@@ -1261,7 +1297,7 @@ async fn forward_authed(
             ev = at.next() => {
                 let Some(event) = ev else { return };
                 let sent = at.retried().then(|| Box::new(at.request().clone()));
-                if events.send(CallEvent::Fork { index, event, sent }).is_err() {
+                if events.send(wrap(index, event, sent)).is_err() {
                     return;
                 }
             }

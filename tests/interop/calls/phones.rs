@@ -139,6 +139,38 @@ pub fn wait_sipp(s: Sipp) -> SippOutcome {
     }
 }
 
+/// [`wait_sipp`] for a run started with `-trace_logs`: also the lines its `<log>`
+/// actions wrote.
+pub fn wait_sipp_logs(s: Sipp) -> (SippOutcome, String) {
+    let dir = s.dir.path().to_path_buf();
+    let child = s.child;
+    let out = child.wait_with_output().expect("sipp output");
+    let logs = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with("_logs.log"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let errors = std::fs::read_to_string(dir.join("errors.log")).unwrap_or_default();
+    let outcome = SippOutcome {
+        ok: out.status.code() == Some(0),
+        report: format!(
+            "{} exited {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- errors\n{}\n--- logs\n{}",
+            s.what,
+            out.status.code(),
+            tail(&String::from_utf8_lossy(&out.stdout)),
+            String::from_utf8_lossy(&out.stderr),
+            errors,
+            logs
+        ),
+    };
+    drop(s.dir);
+    (outcome, logs)
+}
+
 pub fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")

@@ -307,7 +307,7 @@ impl Call {
             h.refuse(403, "Forbidden");
             return None;
         }
-        if self._channel.is_some() {
+        if self.channels.a.is_some() || self.channels.b.is_some() {
             // A trunk channel is held and billed by the call that took it; moving its
             // party elsewhere would leave both wrong. Refused like blind transfers out.
             h.refuse(403, "Forbidden");

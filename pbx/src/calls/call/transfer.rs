@@ -4,17 +4,29 @@
 //! transferee and end the transferor's dialog. The transferor hears how it went through
 //! the implicit subscription's NOTIFYs (RFC 3515 §2.4.4, message/sipfrag bodies).
 //!
+//! TARGET may be outside (a mobile): it is routed as if the transferor dialled it (its
+//! class of service; premium or barred numbers refuse the REFER with the dial plan's
+//! status), takes a channel on the trunk and goes out through `services::outbound` and
+//! `trunk::send_with_auth` like any call out (the transferor's identity, the trunk's
+//! account answering the provider's 401/407). A full trunk is the transfer's outcome,
+//! reported in the final NOTIFY (503) with the call left as it was (RFC 3515 §2.4.5).
+//! Emergency numbers are always routed, on the emergency trunk, never refused for
+//! channels. Only a local extension may send a call out this way. Once answered, the
+//! record's party on the transferor's side becomes the outside number and the route
+//! is recomputed (`records::route_between`: outbound, or emergency, on that trunk).
+//!
 //! The transferee keeps its dialog and its relay port, so it needs no re-INVITE: only the
 //! relay leg that pointed at the transferor is pointed at the new party (and unlatched);
 //! if the transferor had put it on hold, it is re-INVITEd to resume. Attended transfer
 //! (`Refer-To` with `?Replaces=`) is in `attended.rs`.
 
-use super::{Call, CallEvent, Side, forward_plain, send_and_forget};
+use super::{Call, CallEvent, Side, forward_authed, forward_plain, send_and_forget};
 use crate::calls::services::{self, Caller, Destined, Target};
 use crate::calls::sip::{
     our_contact, our_via, set_contact, set_sdp_body, sip_uri, token, uri_user,
 };
 use crate::records::{CallEnd, Party};
+use crate::trunk::ChannelGuard;
 use sip_core::dialog::{Dialog, DialogState};
 use sip_core::driver::{ClientEvent, ServerRequest};
 use sip_core::message::{
@@ -26,7 +38,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-/// One INVITE of a transfer to one registered contact of the target.
+/// One INVITE of a transfer to one registered contact of the target (or to the provider).
 #[derive(Debug)]
 struct TransferFork {
     invite: Request,
@@ -42,11 +54,27 @@ pub(super) struct Transfer {
     /// The leg that sent the REFER; the other leg, the transferee, stays.
     by: LegId,
     by_number: String,
-    target: Arc<store::Extension>,
+    /// The number the target was reached on, and who it is (for the record's route).
+    to_number: String,
+    who: Party,
+    /// The trunk channel a transfer out holds; leg `by` takes it once answered.
+    channel: Option<ChannelGuard>,
     forks: Vec<TransferFork>,
     answered: Option<usize>,
     ack: Option<(Request, Destination)>,
     timeout: AbortHandle,
+}
+
+/// Where the dial plan sends a blind transfer.
+enum Reach {
+    /// An extension and its registered contacts.
+    Extension(Arc<store::Extension>, Vec<Target>),
+    /// A number outside, through `trunk` (or the emergency trunk).
+    Outside {
+        trunk: Option<Arc<store::Trunk>>,
+        number: String,
+        emergency: bool,
+    },
 }
 
 impl Transfer {
@@ -117,24 +145,41 @@ impl Call {
             .cloned()
             .map(Caller::Extension)
             .unwrap_or(Caller::Unknown);
-        let target = match services::route(&self.ctx, &caller, &dialled, &snap) {
-            Destined::Extension(e) => e,
+        let reach = match services::route(&self.ctx, &caller, &dialled, &snap) {
+            Destined::Extension(e) => {
+                let targets = services::contacts(&self.ctx, &e.number);
+                if targets.is_empty() {
+                    reject(req, 480, "Temporarily Unavailable");
+                    return None;
+                }
+                Reach::Extension(e, targets)
+            }
             Destined::Deny { status, reason } => {
                 reject(req, status, &reason);
                 return None;
             }
-            Destined::Emergency { .. } | Destined::Trunk { .. } => {
-                // Transfers out through a trunk would need a channel and billing of
-                // their own; refused rather than half done.
-                reject(req, 403, "Transfer to external numbers not offered");
+            Destined::Emergency { .. } | Destined::Trunk { .. }
+                if !matches!(caller, Caller::Extension(_)) =>
+            {
+                // Only a local extension sends a call out on our account; an outside
+                // party REFERring us elsewhere would make Sentral a free relay (as
+                // provider-to-provider INVITEs are refused).
+                reject(req, 403, "Forbidden");
                 return None;
             }
+            // Emergency numbers are always routed (the dial plan's rule), whatever the
+            // transferor's class of service and however full the trunk.
+            Destined::Emergency { number } => Reach::Outside {
+                trunk: None,
+                number,
+                emergency: true,
+            },
+            Destined::Trunk { trunk, number } => Reach::Outside {
+                trunk: Some(trunk),
+                number,
+                emergency: false,
+            },
         };
-        let targets = services::contacts(&self.ctx, &target.number);
-        if targets.is_empty() {
-            reject(req, 480, "Temporarily Unavailable");
-            return None;
-        }
         let transferee = leg.other();
         let Some(offer) = self.media.offer_from(transferee) else {
             reject(req, 488, "Not Acceptable Here");
@@ -152,6 +197,46 @@ impl Call {
         req.respond(accepted);
         self.notify(leg, &sipfrag(100, "Trying"), false).await;
 
+        // An outside target takes a trunk channel and goes out exactly as if the
+        // transferor had dialled it (identity, trunk account); a refusal (channels busy,
+        // no trunk) is the transfer's outcome, reported like a busy target: the call stays.
+        let (targets, to_number, who, channel) = match reach {
+            Reach::Extension(e, targets) => {
+                let number = e.number.clone();
+                (targets, number, Party::Extension((*e).clone()), None)
+            }
+            Reach::Outside {
+                trunk,
+                number,
+                emergency,
+            } => match services::outbound(&self.ctx, &caller, trunk, &number, emergency, &snap)
+                .await
+            {
+                Ok((target, guard, trunk)) => {
+                    let direction = if emergency {
+                        billing::CallDirection::Emergency
+                    } else {
+                        billing::CallDirection::Outbound
+                    };
+                    let route = store::CallRoute {
+                        direction,
+                        trunk: Some(trunk.name.clone()),
+                    };
+                    (vec![target], number, Party::External(route), Some(guard))
+                }
+                Err(r) => {
+                    tracing::info!(
+                        call = self.id,
+                        status = r.status,
+                        reason = r.reason,
+                        "blind transfer out refused"
+                    );
+                    self.notify(leg, &sipfrag(r.status, r.reason), true).await;
+                    return None;
+                }
+            },
+        };
+
         let host = self.a_local.ip().to_string();
         let from = match transferee {
             LegId::A => self.b_from.clone(),
@@ -163,57 +248,97 @@ impl Call {
         let tag = token();
         let mut forks = Vec::new();
         for t in targets {
-            let Target::Contact { uri, destination } = t else {
-                continue;
-            };
             let index = forks.len();
-            let local = crate::calls::sip::local_addr(&self.driver, &destination, None)
-                .unwrap_or(self.a_local);
-            let mut inv = Request::new(Method::Invite, (*uri).clone());
-            let mut f = from.clone();
-            f.set_tag(SipStr::from(tag.clone()));
-            let h = &mut inv.headers;
-            h.push(Header::Via(vec![our_via(destination.kind, local)]));
-            h.push(Header::MaxForwards(70));
-            h.push(Header::From(f));
-            h.push(Header::To(NameAddr::new(sip_uri(&target.number, &host))));
-            h.push(Header::CallId(SipStr::from(call_id.clone())));
-            h.push(Header::CSeq(CSeq {
-                seq: 1,
-                method: Method::Invite,
-            }));
-            set_contact(h, &our_contact(destination.kind, local));
-            h.push(Header::Other(
+            let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+            let (inv, destination) = match &t {
+                Target::Contact { uri, destination } => {
+                    let destination = *destination;
+                    let local = crate::calls::sip::local_addr(&self.driver, &destination, None)
+                        .unwrap_or(self.a_local);
+                    let mut inv = Request::new(Method::Invite, (**uri).clone());
+                    let mut f = from.clone();
+                    f.set_tag(SipStr::from(tag.clone()));
+                    let h = &mut inv.headers;
+                    h.push(Header::Via(vec![our_via(destination.kind, local)]));
+                    h.push(Header::MaxForwards(70));
+                    h.push(Header::From(f));
+                    h.push(Header::To(NameAddr::new(sip_uri(&to_number, &host))));
+                    h.push(Header::CallId(SipStr::from(call_id.clone())));
+                    h.push(Header::CSeq(CSeq {
+                        seq: 1,
+                        method: Method::Invite,
+                    }));
+                    set_contact(h, &our_contact(destination.kind, local));
+                    // RFC 3892 §3: the referee passes the transferor's identity on.
+                    h.push(Header::Other(
+                        HeaderName::from_wire(&SipStr::from("Referred-By")),
+                        referred_by.clone(),
+                    ));
+                    (inv, destination)
+                }
+                // The provider sees an ordinary call out from the transferor (its number,
+                // P-Asserted-Identity): no Referred-By naming an internal address.
+                Target::Trunk(out) => (
+                    out.request(Method::Invite, &call_id, &tag, 1, "sentral", None),
+                    out.destination,
+                ),
+            };
+            let mut inv = inv;
+            inv.headers.push(Header::Other(
                 HeaderName::Allow,
                 SipStr::from(crate::app::ALLOW),
             ));
-            // RFC 3892 §3: the referee passes the transferor's identity on.
-            h.push(Header::Other(
-                HeaderName::from_wire(&SipStr::from("Referred-By")),
-                referred_by.clone(),
-            ));
             set_sdp_body(&mut inv.headers, &mut inv.body, offer.clone());
-            let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
             let mut fork = TransferFork {
                 invite: inv.clone(),
                 dest: destination,
                 cancel: Some(cancel_tx),
                 failed: None,
             };
-            match self.driver.send_request(inv, destination).await {
-                Ok(ct) => {
-                    tokio::spawn(forward_plain(
-                        ct,
-                        index,
-                        cancel_rx,
-                        self.tx.clone(),
-                        |index, event| CallEvent::TransferFork { index, event },
-                    ));
+            let sent = match t {
+                Target::Contact { .. } => match self.driver.send_request(inv, destination).await {
+                    Ok(ct) => {
+                        tokio::spawn(forward_plain(
+                            ct,
+                            index,
+                            cancel_rx,
+                            self.tx.clone(),
+                            |index, event| CallEvent::TransferFork {
+                                index,
+                                event,
+                                sent: None,
+                            },
+                        ));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                Target::Trunk(out) => {
+                    match crate::trunk::send_with_auth(
+                        &self.driver,
+                        inv,
+                        destination,
+                        out.credentials.clone(),
+                    )
+                    .await
+                    {
+                        Ok(at) => {
+                            tokio::spawn(forward_authed(
+                                at,
+                                index,
+                                cancel_rx,
+                                self.tx.clone(),
+                                |index, event, sent| CallEvent::TransferFork { index, event, sent },
+                            ));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
-                Err(e) => {
-                    tracing::debug!(call = self.id, error = %e, "transfer INVITE not sent");
-                    fork.failed = Some((503, "Service Unavailable".into()));
-                }
+            };
+            if let Err(e) = sent {
+                tracing::debug!(call = self.id, error = %e, "transfer INVITE not sent");
+                fork.failed = Some((503, "Service Unavailable".into()));
             }
             forks.push(fork);
         }
@@ -224,11 +349,13 @@ impl Call {
             let _ = events.send(CallEvent::TransferTimeout);
         })
         .abort_handle();
-        tracing::info!(call = self.id, by = %by_number, to = %target.number, "blind transfer");
+        tracing::info!(call = self.id, by = %by_number, to = %to_number, "blind transfer");
         self.transfer = Some(Transfer {
             by: leg,
             by_number,
-            target,
+            to_number,
+            who,
+            channel,
             forks,
             answered: None,
             ack: None,
@@ -296,7 +423,14 @@ impl Call {
         &mut self,
         index: usize,
         event: ClientEvent,
+        sent: Option<Box<Request>>,
     ) -> Option<CallEnd> {
+        // A trunk re-sent its INVITE with credentials: the dialog and ACK follow it.
+        if let Some(req) = sent
+            && let Some(f) = self.transfer.as_mut().and_then(|t| t.forks.get_mut(index))
+        {
+            f.invite = *req;
+        }
         let t = self.transfer.as_ref()?;
         let resp = match event {
             ClientEvent::Response(r) => r,
@@ -428,7 +562,12 @@ impl Call {
         }
         let by = t.by;
         let by_number = t.by_number.clone();
-        let target = t.target.clone();
+        let to_number = t.to_number.clone();
+        let who = t.who.clone();
+        // The new party's trunk channel (if any) is held as long as its leg; the
+        // transferor's leg, gone, frees its own.
+        let channel = t.channel.take();
+        self.channels.set(by, channel);
         // Read before the answer below is relayed: whether the transferor left the
         // transferee on hold.
         let resume = self.media.held_by_other(by.other());
@@ -458,7 +597,7 @@ impl Call {
             LegId::B => self.b = Some(new_side),
         }
         if let Some(old) = old_key {
-            let now_on_leg = Some(target.number.clone());
+            let now_on_leg = Some(to_number.clone());
             self.ctx
                 .calls
                 .rebind(self.id, &old, new_key, by, now_on_leg);
@@ -467,10 +606,9 @@ impl Call {
             at: chrono::Utc::now(),
             kind: store::TransferKind::Blind,
             by: by_number,
-            to: target.number.clone(),
+            to: to_number.clone(),
         });
-        let who = crate::records::Party::Extension((*target).clone());
-        self.party_changed(by, &target.number, who).await;
+        self.party_changed(by, &to_number, who).await;
         tracing::info!(call = self.id, "blind transfer connected");
         if resume {
             return self.resume(by.other()).await;
