@@ -11,6 +11,9 @@
 //! - 112: always routed, whatever the transferor's class of service and however full
 //!   the trunk; the provider sees the site's number and address; the record says
 //!   emergency.
+//! - Attended: 1002 consults an outside number from a second line and REFERs 1001 to it
+//!   with Replaces: the outside party (and its trunk channel, the only one) moves into
+//!   1001's call. The channel is counted exactly once the whole time.
 
 mod support;
 
@@ -19,12 +22,15 @@ mod phones;
 
 use billing::{CallDirection, CallDisposition};
 use phones::{
-    Phone, on_each_backend, register, run_sipp, spawn_sipp_with, wait_bound, wait_sipp_logs,
+    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, spawn_sipp_with,
+    wait_bound, wait_sipp, wait_sipp_logs,
 };
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use store::{NewTrunk, Secret, StoredCallRecord, TransferKind, TrunkTransport};
+use store::{CallFilter, NewTrunk, Secret, StoredCallRecord, TransferKind, TrunkTransport};
 use support::pbx::TestPbx;
 
 /// The provider's address: the trunk's only allowed source.
@@ -265,6 +271,175 @@ async fn blind_transfer_to_112_is_always_routed_with_the_site_identity() {
         assert_eq!((step.by.as_str(), step.to.as_str()), ("1003", "112"));
         phones::wait_idle(pbx).await;
         assert_eq!(pbx.server.ctx.trunks.channels_in_use(trunk.id), 0);
+    })
+    .await;
+}
+
+/// RFC 3261 §19.1.1: a header value inside a URI escapes everything but unreserved
+/// characters.
+fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Every call record, once `count` of them are complete.
+async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recs = pbx
+            .store
+            .call_records(&CallFilter::default())
+            .await
+            .expect("records");
+        if recs.len() >= count && recs.iter().all(|r| r.ended_at.is_some()) {
+            return recs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}: {count} completed records expected: {recs:?}",
+            pbx.backend
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn blocking(s: phones::Sipp) -> tokio::task::JoinHandle<SippOutcome> {
+    tokio::task::spawn_blocking(move || wait_sipp(s))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_to_a_consulted_outside_party_moves_it_with_its_channel() {
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        let addr = pbx.udp;
+        let port = free_provider_port();
+        let provider = spawn_provider("trunk/provider_consulted.xml", port).await;
+        // One channel: the consultation takes it, and the spliced call must keep it.
+        let trunk = add_trunk(pbx, port, Some(1)).await;
+        let caller = Phone::new("1001");
+        let desk = Phone::new("1002");
+        let second_line = Phone::new("1002");
+        register(pbx, caller).await;
+        register(pbx, desk).await;
+
+        // (channels in use, calls in progress), sampled in that order: a call is
+        // unregistered before its channel is freed, so a sample with a call in progress
+        // and no channel means a channel was lost on the way.
+        let stop = Arc::new(AtomicBool::new(false));
+        let ctx = pbx.server.ctx.clone();
+        let trunk_id = trunk.id;
+        let watch = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let channels = ctx.trunks.channels_in_use(trunk_id);
+                    samples.push((channels, ctx.calls.count()));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                samples
+            })
+        };
+
+        let consult = spawn_sipp_with(
+            addr,
+            "calls/attended/consult.xml",
+            second_line,
+            "22334455",
+            &["-trace_logs".to_string()],
+        );
+        let (call_id, pbx_tag, our_tag) = logged_dialog(consult.dir(), "REPLACES ").await;
+        let consult_run = blocking(consult);
+        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={our_tag}");
+        let refer_to = format!("sip:22334455@{addr}?Replaces={}", uri_escape(&replaces));
+        let transferor_run = blocking(spawn_sipp_with(
+            addr,
+            "calls/attended/transferor.xml",
+            desk,
+            "1002",
+            &["-key".to_string(), "refer_to".to_string(), refer_to],
+        ));
+        wait_bound(desk).await;
+        let a = run_sipp(addr, "calls/attended/transferee.xml", caller, "1002").await;
+        let b = transferor_run.await.expect("transferor task");
+        let b2 = consult_run.await.expect("consultation task");
+        let prov = provider.await.expect("provider task");
+        assert!(b.ok, "{backend:?}: transferor: {}", b.report);
+        assert!(b2.ok, "{backend:?}: consultation: {}", b2.report);
+        assert!(prov.ok, "{backend:?}: provider: {}", prov.report);
+        assert!(a.ok, "{backend:?}: transferee: {}", a.report);
+
+        let recs = records(pbx, 2).await;
+        phones::wait_idle(pbx).await;
+        stop.store(true, Ordering::Relaxed);
+        let samples = watch.await.expect("watcher");
+        assert_eq!(
+            pbx.server.ctx.trunks.channels_in_use(trunk_id),
+            0,
+            "the channel is freed at the end"
+        );
+        assert!(
+            samples.iter().any(|&(_, calls)| calls == 2),
+            "both calls were seen: {samples:?}"
+        );
+        // From the consultation's answer to the end, exactly one channel: the consulted
+        // party's, whichever call it was in.
+        assert!(
+            samples
+                .iter()
+                .all(|&(channels, calls)| channels <= 1 && (calls == 0 || channels == 1)),
+            "{backend:?}: (channels, calls) samples: {samples:?}"
+        );
+
+        let first = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1001"))
+            .expect("the transferred call's record");
+        let consultation = recs
+            .iter()
+            .find(|r| r.caller_extension.as_deref() == Some("1002"))
+            .expect("the consultation call's record");
+        // 1001 ends up talking to the outside party: outbound on the trunk from then on.
+        assert_eq!(
+            first.disposition,
+            Some(CallDisposition::Answered),
+            "{first:?}"
+        );
+        assert_eq!(first.callee_extension, None, "{first:?}");
+        assert_eq!(first.callee_number, "22334455", "{first:?}");
+        assert_eq!(first.direction, CallDirection::Outbound, "{first:?}");
+        assert_eq!(first.trunk.as_deref(), Some("provider"), "{first:?}");
+        assert_eq!(
+            first.sip_reason.as_deref(),
+            Some("caller hung up"),
+            "{first:?}"
+        );
+        assert_eq!(first.transfer_chain.len(), 1, "{first:?}");
+        let step = &first.transfer_chain[0];
+        assert_eq!(step.kind, TransferKind::Attended);
+        assert_eq!((step.by.as_str(), step.to.as_str()), ("1002", "22334455"));
+        // The provider sent RTP only after the splice: it reached this call's relay.
+        let callee_rtp = first.callee_leg.as_ref().map_or(0, |l| l.packets);
+        assert!(callee_rtp > 20, "{backend:?}: provider RTP: {first:?}");
+        // The consultation was a call out and ended at the transfer.
+        assert_eq!(consultation.direction, CallDirection::Outbound);
+        assert_eq!(consultation.trunk.as_deref(), Some("provider"));
+        assert_eq!(consultation.callee_number, "22334455");
+        assert_eq!(
+            consultation.sip_reason.as_deref(),
+            Some("attended transfer"),
+            "{consultation:?}"
+        );
+        let step = &consultation.transfer_chain[..];
+        assert_eq!(step.len(), 1, "{consultation:?}");
+        assert_eq!((step[0].by.as_str(), step[0].to.as_str()), ("1002", "1001"));
     })
     .await;
 }

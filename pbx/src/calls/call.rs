@@ -161,7 +161,7 @@ struct Call {
     forks: Vec<Fork>,
     /// The trunk channel each leg holds while it reaches a provider through a call we
     /// placed (the B leg of a call out; a leg a transfer sent out through a trunk). It
-    /// drops when that leg ends.
+    /// moves with the party (transfer, hand-over) and drops when that leg ends.
     channels: LegChannels,
     winner: Option<usize>,
     /// The ACK for the winning 2xx, resent for each retransmission of it (§13.2.2.4).
@@ -1239,6 +1239,14 @@ impl LegChannels {
         match leg {
             LegId::A => self.a = channel,
             LegId::B => self.b = channel,
+        }
+    }
+
+    /// The channel of the party leaving `leg` (to go with it to another call).
+    fn take(&mut self, leg: LegId) -> Option<crate::trunk::ChannelGuard> {
+        match leg {
+            LegId::A => self.a.take(),
+            LegId::B => self.b.take(),
         }
     }
 }

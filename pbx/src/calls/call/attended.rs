@@ -6,7 +6,8 @@
 //! the A–B call (its task ends and BYEs B), C is re-INVITEd onto this call's relay
 //! with A's media, A is re-INVITEd to resume if B had held it, and B hears the outcome
 //! in the refer subscription's NOTIFYs before we BYE it. Both records get an
-//! `attended` transfer step.
+//! `attended` transfer step. A party reached through a trunk (a call we placed out)
+//! brings its trunk channel along: it stays counted exactly as long as its leg exists.
 
 use super::transfer::sipfrag;
 use super::{Call, CallEvent, Side};
@@ -61,6 +62,9 @@ pub(crate) struct HandedOver {
     /// Who the party is (an extension, or someone outside and the route that brought
     /// them), for the record's direction and trunk.
     who: crate::records::Party,
+    /// The trunk channel the party's leg holds (a provider we called out to): it is
+    /// counted for as long as that leg exists, in whichever call.
+    channel: Option<crate::trunk::ChannelGuard>,
 }
 
 impl Call {
@@ -157,6 +161,9 @@ impl Call {
             LegId::A => self.a = Some(party.side),
             LegId::B => self.b = Some(party.side),
         }
+        // The transferor's leg is gone (and its channel, if it had one); the party's
+        // channel comes along with it.
+        self.channels.set(by, party.channel);
         self.media.adopt(by, party.sdp);
         if let Some(old) = old_key {
             let now_on_leg = Some(party.number.clone());
@@ -307,12 +314,6 @@ impl Call {
             h.refuse(403, "Forbidden");
             return None;
         }
-        if self.channels.a.is_some() || self.channels.b.is_some() {
-            // A trunk channel is held and billed by the call that took it; moving its
-            // party elsewhere would leave both wrong. Refused like blind transfers out.
-            h.refuse(403, "Forbidden");
-            return None;
-        }
         if !self.pending.is_empty()
             || self.transferring_from(leg)
             || self.transferring_from(leg.other())
@@ -339,12 +340,14 @@ impl Call {
             sdp: self.media.last_sdp(other),
             number,
             who: self.recorder.party(other == LegId::A).clone(),
+            channel: self.channels.take(other),
         };
         if let Err(Ok(back)) = h.reply.send(Ok(party)) {
             // The transferring call stopped waiting: the party stays here.
             self.ctx
                 .calls
                 .hand_over_dialog(&key, h.into_call, self.id, other);
+            self.channels.set(other, back.channel);
             match other {
                 LegId::A => self.a = Some(back.side),
                 LegId::B => self.b = Some(back.side),
