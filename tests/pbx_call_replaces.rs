@@ -13,7 +13,7 @@ mod support;
 #[path = "interop/calls/phones.rs"]
 mod phones;
 
-use billing::CallDisposition;
+use billing::{CallDirection, CallDisposition};
 use phones::{
     Phone, SippOutcome, last_record, logged_dialog, register, run_sipp, skip, spawn_sipp_with,
     wait_bound, wait_idle, wait_sipp,
@@ -21,15 +21,17 @@ use phones::{
 use std::time::{Duration, Instant};
 use support::pbx::{Backend, TestPbx, backends, start_pbx};
 
-/// 1001 (`caller_scenario`) calls 1002's desk phone; once the call is answered,
-/// `phone` runs `scenario` with a Replaces naming the desk phone's dialog (followed by
-/// `extra_params`). Returns the SIPp outcomes of (`phone`, the caller, the desk phone).
+/// 1001 (`caller_scenario`) calls 1002's desk phone; once the call is answered (and
+/// 1002 moved to site `moved_to`, if given), `phone` runs `scenario` with a Replaces
+/// naming the desk phone's dialog (followed by `extra_params`). Returns the SIPp
+/// outcomes of (`phone`, the caller, the desk phone).
 async fn take_over(
     pbx: &TestPbx,
     caller_scenario: &'static str,
     phone: Phone,
     scenario: &'static str,
     extra_params: &str,
+    moved_to: Option<&str>,
 ) -> [SippOutcome; 3] {
     let addr = pbx.udp;
     let caller = Phone::new("1001");
@@ -50,6 +52,9 @@ async fn take_over(
     let (call_id, pbx_tag, desk_tag) = logged_dialog(&desk_dir, "DIALOG ").await;
     // Let the call be answered before it is taken over.
     tokio::time::sleep(Duration::from_millis(800)).await;
+    if let Some(site) = moved_to {
+        move_extension(pbx, "1002", site).await;
+    }
     // As the desk phone sees its dialog: to-tag is the PBX's, from-tag its own.
     let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}{extra_params}");
     let other = tokio::task::spawn_blocking(move || {
@@ -80,6 +85,7 @@ async fn another_device_takes_over_the_call_with_replaces() {
             Phone::new("1002"),
             "calls/replaces/other_device.xml",
             "",
+            None,
         )
         .await;
         assert!(s.ok, "{backend:?}: other device: {}", s.report);
@@ -96,6 +102,74 @@ async fn another_device_takes_over_the_call_with_replaces() {
             r.callee_leg.as_ref().is_some_and(|l| l.packets > 20),
             "{r:?}"
         );
+        wait_idle(&pbx).await;
+        pbx.finish().await;
+    }
+}
+
+/// Moves extension `number` to site `site` in the store and the running PBX, as the
+/// admin UI does (its name, class and the rest unchanged).
+async fn move_extension(pbx: &TestPbx, number: &str, site: &str) {
+    let ext = pbx
+        .server
+        .ctx
+        .directory
+        .snapshot()
+        .extension(number)
+        .map(|e| (**e).clone())
+        .expect("extension in the directory");
+    pbx.store
+        .update_extension(
+            number,
+            &store::ExtensionUpdate {
+                display_name: ext.display_name,
+                site: site.to_string(),
+                department: None,
+                class_of_service: ext.class_of_service,
+                premium_allowed: ext.premium_allowed,
+                enabled: ext.enabled,
+            },
+        )
+        .await
+        .expect("move extension");
+    pbx.server
+        .ctx
+        .directory
+        .reload(&pbx.store)
+        .await
+        .expect("reload directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_names_the_replacing_device_as_the_directory_has_it_now() {
+    if skip() {
+        return;
+    }
+    for backend in backends() {
+        let pbx = start_pbx(backend, pbx::PbxConfig::default()).await;
+        // 1002 sat at rådhus with 1001 when the call began (internal, same site); the
+        // user has since moved to fjuk and takes the call over on the phone there.
+        let [s, a, d] = take_over(
+            &pbx,
+            "calls/replaces/caller_stays.xml",
+            Phone::new("1002"),
+            "calls/replaces/other_device.xml",
+            "",
+            Some("fjuk"),
+        )
+        .await;
+        assert!(s.ok, "{backend:?}: other device: {}", s.report);
+        assert!(a.ok, "{backend:?}: caller: {}", a.report);
+        assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
+        let r = last_record(&pbx).await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+        assert_eq!(r.callee_site.as_deref(), Some("fjuk"), "{r:?}");
+        assert_eq!(r.callee_department.as_deref(), Some("Dept fjuk"), "{r:?}");
+        // Direction follows the parties that remain: 1001 at rådhus, 1002 now at fjuk.
+        assert_eq!(r.direction, CallDirection::InternalOtherSite, "{r:?}");
+        assert_eq!(r.trunk, None, "{r:?}");
+        assert!(r.transfer_chain.is_empty(), "{r:?}");
         wait_idle(&pbx).await;
         pbx.finish().await;
     }
@@ -119,6 +193,7 @@ async fn a_replacing_device_that_never_acks_is_hung_up_when_the_ack_wait_runs_ou
             Phone::new("1002"),
             "calls/replaces/other_device_no_ack.xml",
             "",
+            None,
         )
         .await;
         assert!(s.ok, "{backend:?}: other device: {}", s.report);
@@ -190,6 +265,7 @@ async fn refused_replaces(
         phone,
         scenario,
         extra_params,
+        None,
     )
     .await;
     assert!(out.ok, "{backend:?}: replacing phone: {}", out.report);

@@ -2,7 +2,9 @@
 //! takes the place of the one it names, which gets a BYE. The user moves a call to
 //! another of its devices (from the desk phone to the softphone) without the other
 //! party noticing more than a re-INVITE: the new phone's offer goes to the party that
-//! stays, whose answer comes back in our 200.
+//! stays, whose answer comes back in our 200. The record's party on that side is then
+//! the new device's extension as the directory has it now, and direction and trunk are
+//! recomputed as after a transfer.
 //!
 //! RFC 3891 §3's outcomes: no such dialog, or one already ended, 481 (603 for a dialog
 //! that is terminated but still known); a confirmed dialog with `early-only`, 486; the
@@ -12,7 +14,7 @@
 
 use super::{Call, Side};
 use crate::calls::sip::{has_sdp, our_contact, response_for, set_contact, set_sdp_body};
-use crate::records::CallEnd;
+use crate::records::{CallEnd, Party};
 use sip_core::dialog::{Dialog, DialogState};
 use sip_core::driver::ServerRequest;
 use sip_core::message::{Header, HeaderName, Response, SipStr};
@@ -120,7 +122,11 @@ impl Call {
             }
         };
         let ReplaceRequest {
-            req, tag, local, ..
+            req,
+            tag,
+            local,
+            by_number,
+            ..
         } = r;
         let mut ok = response_for(&req.request, 200, &tag);
         set_contact(&mut ok.headers, &our_contact(req.flow.kind, local));
@@ -163,7 +169,16 @@ impl Call {
             LegId::B => self.b = Some(side),
         }
         if let Some(old) = old_key {
-            self.ctx.calls.rebind(self.id, &old, new_key, leg, None);
+            self.ctx
+                .calls
+                .rebind(self.id, &old, new_key, leg, Some(by_number.clone()));
+        }
+        // The record names the device's extension as the directory has it now (a user
+        // who moved to a desk at another site takes the call there): its site and
+        // department, and the direction and trunk between the parties that remain.
+        if let Some(ext) = self.ctx.directory.snapshot().extension(&by_number).cloned() {
+            self.party_changed(leg, &by_number, Party::Extension((*ext).clone()))
+                .await;
         }
         // Our 2xx answers on the replaced dialog are no longer ours to retransmit; the new
         // dialog's answer is, and without its ACK the call ends like an unconfirmed call.
