@@ -13,7 +13,10 @@
 //!   emergency.
 //! - Attended: 1002 consults an outside number from a second line and REFERs 1001 to it
 //!   with Replaces: the outside party (and its trunk channel, the only one) moves into
-//!   1001's call. The channel is counted exactly once the whole time.
+//!   1001's call. And the other way round: 1002 called the outside number, holds it,
+//!   consults 2001 from a second line and REFERs there with Replaces naming the first
+//!   call: the outside party (and its channel) moves into the consultation call. The
+//!   channel is counted exactly once the whole time.
 
 mod support;
 
@@ -22,8 +25,8 @@ mod phones;
 
 use billing::{CallDirection, CallDisposition};
 use phones::{
-    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, spawn_sipp_with,
-    wait_bound, wait_sipp, wait_sipp_logs,
+    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, spawn_sipp,
+    spawn_sipp_with, wait_bound, wait_sipp, wait_sipp_logs,
 };
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
@@ -310,6 +313,59 @@ async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
     }
 }
 
+/// Samples (channels in use on a trunk, calls in progress) every 10 ms, in that order:
+/// a call is unregistered before its channel is freed, so a sample with a call in
+/// progress and no channel means a channel was lost on the way.
+struct ChannelWatch {
+    trunk: store::TrunkId,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<(u32, usize)>>,
+}
+
+fn watch_channels(pbx: &TestPbx, trunk: store::TrunkId) -> ChannelWatch {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ctx = pbx.server.ctx.clone();
+    let task = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let channels = ctx.trunks.channels_in_use(trunk);
+                samples.push((channels, ctx.calls.count()));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            samples
+        })
+    };
+    ChannelWatch { trunk, stop, task }
+}
+
+impl ChannelWatch {
+    /// Stops sampling (once the PBX is idle) and checks that the one outside party's
+    /// channel was counted exactly once whenever a call was up, whichever call held
+    /// it, and freed at the end.
+    async fn one_channel_throughout(self, pbx: &TestPbx) {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.task.await.expect("watcher");
+        let backend = pbx.backend;
+        assert_eq!(
+            pbx.server.ctx.trunks.channels_in_use(self.trunk),
+            0,
+            "{backend:?}: the channel is freed at the end"
+        );
+        assert!(
+            samples.iter().any(|&(_, calls)| calls == 2),
+            "{backend:?}: both calls were seen: {samples:?}"
+        );
+        assert!(
+            samples
+                .iter()
+                .all(|&(channels, calls)| channels <= 1 && (calls == 0 || channels == 1)),
+            "{backend:?}: (channels, calls) samples: {samples:?}"
+        );
+    }
+}
+
 fn blocking(s: phones::Sipp) -> tokio::task::JoinHandle<SippOutcome> {
     tokio::task::spawn_blocking(move || wait_sipp(s))
 }
@@ -329,24 +385,7 @@ async fn attended_transfer_to_a_consulted_outside_party_moves_it_with_its_channe
         register(pbx, caller).await;
         register(pbx, desk).await;
 
-        // (channels in use, calls in progress), sampled in that order: a call is
-        // unregistered before its channel is freed, so a sample with a call in progress
-        // and no channel means a channel was lost on the way.
-        let stop = Arc::new(AtomicBool::new(false));
-        let ctx = pbx.server.ctx.clone();
-        let trunk_id = trunk.id;
-        let watch = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let channels = ctx.trunks.channels_in_use(trunk_id);
-                    samples.push((channels, ctx.calls.count()));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                samples
-            })
-        };
+        let watch = watch_channels(pbx, trunk.id);
 
         let consult = spawn_sipp_with(
             addr,
@@ -378,25 +417,7 @@ async fn attended_transfer_to_a_consulted_outside_party_moves_it_with_its_channe
 
         let recs = records(pbx, 2).await;
         phones::wait_idle(pbx).await;
-        stop.store(true, Ordering::Relaxed);
-        let samples = watch.await.expect("watcher");
-        assert_eq!(
-            pbx.server.ctx.trunks.channels_in_use(trunk_id),
-            0,
-            "the channel is freed at the end"
-        );
-        assert!(
-            samples.iter().any(|&(_, calls)| calls == 2),
-            "both calls were seen: {samples:?}"
-        );
-        // From the consultation's answer to the end, exactly one channel: the consulted
-        // party's, whichever call it was in.
-        assert!(
-            samples
-                .iter()
-                .all(|&(channels, calls)| channels <= 1 && (calls == 0 || channels == 1)),
-            "{backend:?}: (channels, calls) samples: {samples:?}"
-        );
+        watch.one_channel_throughout(pbx).await;
 
         let first = recs
             .iter()
@@ -442,4 +463,124 @@ async fn attended_transfer_to_a_consulted_outside_party_moves_it_with_its_channe
         assert_eq!((step[0].by.as_str(), step[0].to.as_str()), ("1002", "1001"));
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_moves_an_outside_party_called_out_into_the_consultation_call() {
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        let addr = pbx.udp;
+        let port = free_provider_port();
+        let provider = spawn_provider("trunk/provider_held_then_moved.xml", port).await;
+        // One channel: the first call takes it, and the consultation call must keep it.
+        let trunk = add_trunk(pbx, port, Some(1)).await;
+        let desk = Phone::new("1002");
+        let second_line = Phone::new("1002");
+        let target = Phone::new("2001");
+        register(pbx, target).await;
+        let watch = watch_channels(pbx, trunk.id);
+
+        // 2001 answers the consultation and, once the outside party is put through,
+        // talks to it and hangs up after 4 s.
+        let target_run = blocking(spawn_sipp(
+            addr,
+            "calls/transfer/transferee_hangs_up.xml",
+            target,
+            "2001",
+        ));
+        wait_bound(target).await;
+        let desk_sipp = spawn_sipp_with(
+            addr,
+            "calls/attended/caller_holds.xml",
+            desk,
+            "22334455",
+            &["-trace_logs".to_string()],
+        );
+        let (call_id, pbx_tag, desk_tag) = logged_dialog(desk_sipp.dir(), "DIALOG ").await;
+        let desk_run = blocking(desk_sipp);
+        // The desk phone holds the outside party before the second line calls.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let replaces = format!("{call_id};to-tag={pbx_tag};from-tag={desk_tag}");
+        let refer_to = format!("sip:22334455@{addr}?Replaces={}", uri_escape(&replaces));
+        let consult = run_blocking(spawn_sipp_with(
+            addr,
+            "calls/attended/consult_refers.xml",
+            second_line,
+            "2001",
+            &["-key".to_string(), "refer_to".to_string(), refer_to],
+        ))
+        .await;
+        let d = desk_run.await.expect("desk task");
+        let t = target_run.await.expect("target task");
+        let prov = provider.await.expect("provider task");
+        assert!(consult.ok, "{backend:?}: second line: {}", consult.report);
+        assert!(d.ok, "{backend:?}: desk phone: {}", d.report);
+        assert!(t.ok, "{backend:?}: target: {}", t.report);
+        assert!(prov.ok, "{backend:?}: provider: {}", prov.report);
+
+        let recs = records(pbx, 2).await;
+        phones::wait_idle(pbx).await;
+        watch.one_channel_throughout(pbx).await;
+
+        let first = recs
+            .iter()
+            .find(|r| r.callee_number == "22334455")
+            .expect("the first call's record");
+        let consultation = recs
+            .iter()
+            .find(|r| r.callee_extension.as_deref() == Some("2001"))
+            .expect("the consultation call's record");
+        // The call out handed its outside party over and ended.
+        assert_eq!(first.caller_extension.as_deref(), Some("1002"), "{first:?}");
+        assert_eq!(first.direction, CallDirection::Outbound, "{first:?}");
+        assert_eq!(first.trunk.as_deref(), Some("provider"), "{first:?}");
+        assert_eq!(
+            first.sip_reason.as_deref(),
+            Some("attended transfer"),
+            "{first:?}"
+        );
+        let step = &first.transfer_chain[..];
+        assert_eq!(step.len(), 1, "{first:?}");
+        assert_eq!((step[0].by.as_str(), step[0].to.as_str()), ("1002", "2001"));
+        // The consultation call went on between the outside party and 2001: it began
+        // between sites inside the municipality and ends as a call out on the trunk.
+        assert_eq!(
+            consultation.disposition,
+            Some(CallDisposition::Answered),
+            "{consultation:?}"
+        );
+        assert_eq!(consultation.caller_extension, None, "{consultation:?}");
+        assert_eq!(consultation.caller_number, "22334455", "{consultation:?}");
+        assert_eq!(consultation.caller_site, None, "{consultation:?}");
+        assert_eq!(
+            consultation.direction,
+            CallDirection::Outbound,
+            "{consultation:?}"
+        );
+        assert_eq!(
+            consultation.trunk.as_deref(),
+            Some("provider"),
+            "{consultation:?}"
+        );
+        assert_eq!(
+            consultation.sip_reason.as_deref(),
+            Some("callee hung up"),
+            "{consultation:?}"
+        );
+        let step = &consultation.transfer_chain[..];
+        assert_eq!(step.len(), 1, "{consultation:?}");
+        assert_eq!(step[0].kind, TransferKind::Attended);
+        assert_eq!(
+            (step[0].by.as_str(), step[0].to.as_str()),
+            ("1002", "22334455")
+        );
+        // The provider sent RTP only once moved: it reached the consultation's relay.
+        let moved_rtp = consultation.caller_leg.as_ref().map_or(0, |l| l.packets);
+        assert!(moved_rtp > 20, "{backend:?}: {consultation:?}");
+    })
+    .await;
+}
+
+async fn run_blocking(s: phones::Sipp) -> SippOutcome {
+    blocking(s).await.expect("sipp task")
 }
