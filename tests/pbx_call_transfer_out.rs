@@ -8,6 +8,7 @@
 //!   the 407); the record ends between 1001 and the outside number, outbound on the
 //!   trunk, with the transfer step.
 //! - A full trunk: the final NOTIFY says 503 and the call between 1001 and 1002 stays.
+//! - A number the transferor may not call (premium): the REFER gets the dial plan's 403.
 //! - 112: always routed, whatever the transferor's class of service and however full
 //!   the trunk; the provider sees the site's number and address; the record says
 //!   emergency.
@@ -238,6 +239,33 @@ async fn blind_transfer_out_on_a_full_trunk_is_notified_and_the_call_stays() {
         assert_eq!(r.trunk, None, "{r:?}");
         assert!(r.transfer_chain.is_empty(), "{r:?}");
         assert_eq!(r.sip_reason.as_deref(), Some("caller hung up"), "{r:?}");
+        phones::wait_idle(pbx).await;
+        assert_eq!(pbx.server.ctx.trunks.channels_in_use(trunk.id), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blind_transfer_to_a_number_the_transferor_may_not_call_is_refused_by_the_dial_plan() {
+    on_each_backend(config, async |pbx: &TestPbx| {
+        // The trunk is there and has room; 1002 (national, no premium access) may not
+        // call a premium number, so nor may it send a call there.
+        let trunk = add_trunk(pbx, free_provider_port(), None).await;
+        let (r, logged) =
+            blind_transfer(pbx, "1002", "calls/transfer/refer_refused.xml", "82912345").await;
+        let refusal = logged
+            .lines()
+            .find(|l| l.contains("REFUSED "))
+            .unwrap_or_else(|| panic!("no REFUSED line in {logged}"));
+        // The dial plan's own status and reason, as for 1002 dialling it.
+        assert!(
+            refusal.contains("SIP/2.0 403") && refusal.contains("not allowed for class of service"),
+            "{refusal}"
+        );
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+        assert_eq!(r.direction, CallDirection::InternalSameSite, "{r:?}");
+        assert_eq!(r.trunk, None, "{r:?}");
+        assert!(r.transfer_chain.is_empty(), "{r:?}");
         phones::wait_idle(pbx).await;
         assert_eq!(pbx.server.ctx.trunks.channels_in_use(trunk.id), 0);
     })
