@@ -13,10 +13,12 @@
 //! failed call (the callee answered, the caller never confirmed). A device that took a
 //! leg over with Replaces and never ACKs ends the call the same way.
 //! A caller without SDP (late offer) gets the callee's offer and answers in its ACK.
-//! Transfers: blind (REFER), attended (REFER with Replaces, resolved against our own
-//! calls and spliced between two call tasks) and INVITE with Replaces (another device of
-//! the same user takes a call over); see `call/transfer.rs`, `call/attended.rs` and
-//! `call/replaces.rs`.
+//! Transfers: blind (REFER; to an extension, or out through a trunk as a call from the
+//! transferor), attended (REFER with Replaces, resolved against our own calls and spliced
+//! between two call tasks; an outside party takes its trunk channel along) and INVITE
+//! with Replaces (another device of the same user takes a call over); see
+//! `call/transfer.rs`, `call/attended.rs` and `call/replaces.rs`. Each records the
+//! parties that remain, with direction and trunk recomputed between them.
 //!
 //! Each call runs as one task ([`call`]); this module is the registry that routes
 //! in-dialog requests, ACKs and CANCELs to it.
@@ -417,7 +419,8 @@ pub async fn handle_invite(ctx: Arc<PbxContext>, req: ServerRequest) {
 
 /// An INVITE with Replaces (RFC 3891 §3) from an authenticated phone: handed to the
 /// call holding the named dialog, which answers it; 481 when there is none. It is not
-/// routed by the dial plan: it joins an existing call and creates no record.
+/// routed by the dial plan: it joins an existing call and creates no record of its own
+/// (that call's record names the new device's extension).
 fn replace_dialog(
     ctx: &PbxContext,
     req: ServerRequest,
