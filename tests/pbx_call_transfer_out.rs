@@ -9,6 +9,7 @@
 //!   trunk, with the transfer step.
 //! - A full trunk: the final NOTIFY says 503 and the call between 1001 and 1002 stays.
 //! - A number the transferor may not call (premium): the REFER gets the dial plan's 403.
+//!   An outside caller may not send its call out at all, not even to 112: 403.
 //! - 112: always routed, whatever the transferor's class of service and however full
 //!   the trunk; the provider sees the site's number and address; the record says
 //!   emergency.
@@ -302,6 +303,76 @@ async fn blind_transfer_to_112_is_always_routed_with_the_site_identity() {
         assert_eq!((step.by.as_str(), step.to.as_str()), ("1003", "112"));
         phones::wait_idle(pbx).await;
         assert_eq!(pbx.server.ctx.trunks.channels_in_use(trunk.id), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outside_caller_cannot_transfer_its_call_out_not_even_to_112() {
+    on_each_backend(config, async |pbx: &TestPbx| {
+        let backend = pbx.backend;
+        // The dial plan routes 112 for anyone; a REFER from the outside party must not
+        // make Sentral place calls on its trunk (here an emergency call) for it.
+        let port = free_provider_port();
+        let trunk = add_trunk(pbx, port, None).await;
+        let callee = Phone::new("1002");
+        register(pbx, callee).await;
+        let addr = pbx.udp;
+        let b = tokio::task::spawn_blocking(move || {
+            wait_sipp(phones::spawn_sipp(
+                addr,
+                "calls/callee_answers.xml",
+                callee,
+                callee.number,
+            ))
+        });
+        wait_bound(callee).await;
+        let media_port = phones::free_port_pair().to_string();
+        let provider = tokio::task::spawn_blocking(move || {
+            let work = tempfile::tempdir().expect("temp dir");
+            let out = Command::new("sipp")
+                .current_dir(work.path())
+                .arg(addr.to_string())
+                .args([
+                    "-sf",
+                    &support::sipp::scenario("calls/transfer/provider_refers_out.xml")
+                        .to_string_lossy(),
+                ])
+                .args(["-i", PROVIDER_IP, "-p", &port.to_string()])
+                .args(["-mp", &media_port])
+                .args(["-s", "63869002", "-key", "transfer_to", "112"])
+                .args(["-t", "u1", "-m", "1"])
+                .args(["-timeout", &format!("{}s", phones::SIPP_TIMEOUT.as_secs())])
+                .args(["-timeout_error", "-nostdin"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("sipp runs");
+            (
+                out.status.code() == Some(0),
+                phones::tail(&String::from_utf8_lossy(&out.stdout)),
+            )
+        })
+        .await
+        .expect("provider task");
+        let b = b.await.expect("callee task");
+        assert!(provider.0, "{backend:?}: provider: {}", provider.1);
+        assert!(b.ok, "{backend:?}: callee 1002: {}", b.report);
+        let r = phones::last_record(pbx).await;
+        assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");
+        assert_eq!(r.caller_number, "22334455", "{r:?}");
+        assert_eq!(r.callee_extension.as_deref(), Some("1002"), "{r:?}");
+        assert_eq!(r.direction, CallDirection::Inbound, "{r:?}");
+        assert!(r.transfer_chain.is_empty(), "{r:?}");
+        phones::wait_idle(pbx).await;
+        assert_eq!(pbx.server.ctx.trunks.channels_in_use(trunk.id), 0);
+        let calls = pbx
+            .store
+            .call_records(&CallFilter::default())
+            .await
+            .expect("records");
+        assert_eq!(calls.len(), 1, "no other call was placed: {calls:?}");
     })
     .await;
 }
