@@ -6,12 +6,14 @@ mod store_support;
 
 use billing::{CallDirection, CallDisposition};
 use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
 use store::*;
 use store_support::{setup_extension, t};
 
 both_backends!(
     registration_batch_applies_in_order_in_one_transaction,
-    call_record_batch_folds_start_and_end
+    call_record_batch_folds_start_and_end,
+    call_record_sink_writes_as_write_call_records_does
 );
 
 fn upsert(
@@ -228,4 +230,95 @@ async fn call_record_batch_folds_start_and_end(s: Store) {
         s.write_call_records(&[]).await.expect("empty").is_empty(),
         "an empty batch writes nothing"
     );
+}
+
+/// The record writer's sink (its own SQLite connection and thread; the pool on
+/// PostgreSQL) gives the records and outcomes `write_call_records` gives.
+async fn call_record_sink_writes_as_write_call_records_does(s: Store) {
+    let sink = s.call_record_sink().await;
+    assert_eq!(sink.is_dedicated(), s.kind() == BackendKind::Sqlite);
+    let start = t("2026-03-02T09:15:00Z") + Duration::nanoseconds(250_000_000);
+    let first = |callee: &str| {
+        vec![
+            CallRecordWrite::Start {
+                record: call(start, callee),
+                answered_at: None,
+                completion: Some(answered(start, 30)),
+            },
+            CallRecordWrite::Start {
+                record: call(start, callee),
+                answered_at: Some(start + Duration::seconds(1)),
+                completion: None,
+            },
+        ]
+    };
+    let second = |open: CallRecordId, done: CallRecordId| {
+        vec![
+            CallRecordWrite::Update {
+                id: open,
+                caller: None,
+                callee: Some(CallParty {
+                    extension: None,
+                    number: "4722000000".into(),
+                    site: None,
+                    department: None,
+                }),
+                route: Some(CallRoute {
+                    direction: CallDirection::Outbound,
+                    trunk: Some("telia".into()),
+                }),
+                answered_at: None,
+                completion: Some(answered(start, 45)),
+            },
+            CallRecordWrite::Update {
+                id: done,
+                caller: None,
+                callee: None,
+                route: None,
+                answered_at: Some(start),
+                completion: None,
+            },
+        ]
+    };
+    let mut records = Vec::new();
+    for via_sink in [false, true] {
+        let writes = first(if via_sink { "1003" } else { "1002" });
+        let outcomes = if via_sink {
+            sink.write(Arc::from(writes)).await
+        } else {
+            s.write_call_records(&writes).await
+        }
+        .expect("first batch");
+        let [
+            CallWriteOutcome::Started(done),
+            CallWriteOutcome::Started(open),
+        ] = outcomes[..]
+        else {
+            panic!("two records started: {outcomes:?}");
+        };
+        let writes = second(open, done);
+        let outcomes = if via_sink {
+            sink.write(Arc::from(writes)).await
+        } else {
+            s.write_call_records(&writes).await
+        }
+        .expect("second batch");
+        assert_eq!(
+            outcomes,
+            vec![CallWriteOutcome::Updated, CallWriteOutcome::NotOpen(done)]
+        );
+        for id in [done, open] {
+            let mut r = s.call_record(id).await.expect("get").expect("exists");
+            r.id = CallRecordId(0);
+            records.push(r);
+        }
+    }
+    assert_eq!(records[0].callee_number, "1002");
+    assert_eq!(records[2].callee_number, "1003");
+    records[2].callee_number = "1002".into();
+    records[2].callee_extension = Some("1002".into());
+    assert_eq!(records[..2], records[2..], "the same rows either way");
+    assert_eq!(records[1].callee_number, "4722000000");
+    assert_eq!(records[1].talk_seconds, 45);
+    assert!(s.open_call_records().await.expect("open").is_empty());
 }

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use rust_decimal::Decimal;
 use sqlx::QueryBuilder;
+use std::sync::Arc;
 
 use crate::error::{Result, StoreError};
 use crate::ids::*;
@@ -19,6 +20,9 @@ use crate::{Store, dispatch};
 // stream below uses it.
 #[path = "sqlite_fast.rs"]
 mod sqlite_fast;
+// The record writer's own SQLite connection and thread (see `CallRecordSink`).
+#[path = "sqlite_writes.rs"]
+mod sqlite_writes;
 
 /// Which call records to list. `from`/`to` bound `started_at` as `[from, to)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -278,6 +282,39 @@ pub enum CallWriteOutcome {
     NotOpen(CallRecordId),
 }
 
+/// Where the running switchboard's record writer sends its batches: on SQLite a
+/// connection and thread of its own with every statement prepared once (a batch is one
+/// hand-over to that thread instead of one sqlx round trip per statement; see
+/// `sqlite_writes`), on PostgreSQL the pool, as [`Store::write_call_records`]. Either way
+/// a batch is one transaction with the same outcomes as [`Store::write_call_records`].
+/// Made by [`Store::call_record_sink`]; dropping it ends the SQLite thread.
+#[derive(Debug)]
+pub struct CallRecordSink {
+    inner: Sink,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Pool(Store),
+    Sqlite(sqlite_writes::Writer),
+}
+
+impl CallRecordSink {
+    /// Writes `writes` in one transaction and returns one outcome per write, in order;
+    /// as [`Store::write_call_records`].
+    pub async fn write(&self, writes: Arc<[CallRecordWrite]>) -> Result<Vec<CallWriteOutcome>> {
+        match &self.inner {
+            Sink::Pool(store) => store.write_call_records(&writes).await,
+            Sink::Sqlite(w) => w.write(writes).await,
+        }
+    }
+
+    /// Whether batches go to a SQLite writer thread of their own (else through the pool).
+    pub fn is_dedicated(&self) -> bool {
+        matches!(self.inner, Sink::Sqlite(_))
+    }
+}
+
 /// The completion columns, bound the same way by every statement that completes a record.
 struct CompletionBinds {
     chain: String,
@@ -367,6 +404,23 @@ macro_rules! bind_party {
 }
 
 impl Store {
+    /// The record writer's path for its batches (see [`CallRecordSink`]). On SQLite this
+    /// takes a connection out of the pool for the sink's life; if that fails, the failure
+    /// is logged and the sink writes through the pool instead (slower, same result).
+    pub async fn call_record_sink(&self) -> CallRecordSink {
+        let inner = match &self.backend {
+            crate::Backend::Sqlite(pool) => match sqlite_writes::Writer::start(pool).await {
+                Ok(w) => Sink::Sqlite(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "call record writer: no connection of its own; writing through the pool");
+                    Sink::Pool(self.clone())
+                }
+            },
+            crate::Backend::Postgres(_) => Sink::Pool(self.clone()),
+        };
+        CallRecordSink { inner }
+    }
+
     /// Writes the record of a call that has just started; it stays open (`ended_at`
     /// NULL) until [`Store::complete_call`].
     pub async fn start_call(&self, call: &NewCallRecord) -> Result<CallRecordId> {
@@ -453,7 +507,8 @@ impl Store {
     /// change that queued up while the previous batch was written commits together).
     /// Returns one outcome per write, in order. An update of a record that is not open is
     /// reported as [`CallWriteOutcome::NotOpen`] and does not fail the batch; any database
-    /// error does, and then nothing is written.
+    /// error does, and then nothing is written. The running switchboard writes through a
+    /// [`CallRecordSink`] instead: the same batches and outcomes, cheaper on SQLite.
     pub async fn write_call_records(
         &self,
         writes: &[CallRecordWrite],

@@ -38,7 +38,7 @@ mod trunks;
 
 pub use admin::{AdminSession, AdminUser, ApiToken, NewAdminSession};
 pub use call_reports::CallQuery;
-pub use calls::{CallFilter, CallRecordWrite, CallWriteOutcome};
+pub use calls::{CallFilter, CallRecordSink, CallRecordWrite, CallWriteOutcome};
 pub use credentials::{Credentials, DEFAULT_REALM, generate_password};
 pub use error::{Result, StoreError};
 pub use ids::*;

@@ -156,7 +156,7 @@ pub(crate) fn stream_call_records(
     .boxed()
 }
 
-fn sqlx_text(t: DateTime<Utc>) -> String {
+pub(super) fn sqlx_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
@@ -173,7 +173,7 @@ impl Drop for Statement {
     }
 }
 
-fn sqlite_error(db: NonNull<ffi::sqlite3>, what: &str, rc: c_int) -> StoreError {
+pub(super) fn sqlite_error(db: NonNull<ffi::sqlite3>, what: &str, rc: c_int) -> StoreError {
     // SAFETY: `db` is an open connection; `sqlite3_errmsg` returns a NUL-terminated string
     // owned by SQLite, valid until the next call on it, copied here at once.
     let msg = unsafe {
@@ -263,7 +263,7 @@ unsafe fn bind_text(
     check(db, "bind", rc)
 }
 
-fn check(db: NonNull<ffi::sqlite3>, what: &str, rc: c_int) -> Result<()> {
+pub(super) fn check(db: NonNull<ffi::sqlite3>, what: &str, rc: c_int) -> Result<()> {
     if rc == ffi::SQLITE_OK {
         Ok(())
     } else {
