@@ -65,7 +65,7 @@ use sip_core::auth::{
 };
 use sip_core::driver::ServerRequest;
 use sip_core::message::serialize::WriteWire;
-use sip_core::message::{Header, HeaderName, Request, Response};
+use sip_core::message::{Header, HeaderName, Request, Response, SipStr};
 use sip_core::transport::Flow;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -303,9 +303,11 @@ impl Security {
             ChallengeKind::Www => HeaderName::WwwAuthenticate,
             ChallengeKind::Proxy => HeaderName::ProxyAuthenticate,
         };
-        for v in self.digest.challenge_values(SystemTime::now(), stale) {
-            resp.headers.push(Header::Other(name.clone(), v.into()));
-        }
+        self.digest
+            .write_challenge_values(SystemTime::now(), stale, |v| {
+                resp.headers
+                    .push(Header::Other(name.clone(), SipStr::from(v)));
+            });
         resp
     }
 
@@ -433,7 +435,7 @@ pub(crate) fn reply(req: &Request, status: u16, reason: Option<String>) -> Respo
     }
     if let Some(to) = resp.headers.to_mut() {
         if to.tag().is_none() {
-            to.set_tag(format!("{:016x}", rand::random::<u64>()));
+            to.set_tag(SipStr::hex_u64(rand::random::<u64>()));
         }
     }
     resp

@@ -16,6 +16,7 @@
 //!   hostile header costs bounded work.
 
 use super::algorithm::{Algorithm, Qop};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Most parameters accepted in one header value (RFC 7616 defines 13).
@@ -155,15 +156,14 @@ impl Challenge {
         let mut realm = None;
         let mut nonce = None;
         for p in params {
-            let name = p.name.to_ascii_lowercase();
-            match name.as_str() {
-                "realm" => realm = Some(p.value),
-                "nonce" => nonce = Some(p.value),
-                "domain" => c.domain = Some(p.value),
-                "opaque" => c.opaque = Some(p.value),
-                "stale" => c.stale = p.value.eq_ignore_ascii_case("true"),
-                "algorithm" => c.algorithm = Some(p.value),
-                "qop" => {
+            match p.known {
+                Some(Known::Realm) => realm = Some(p.value.into_owned()),
+                Some(Known::Nonce) => nonce = Some(p.value.into_owned()),
+                Some(Known::Domain) => c.domain = Some(p.value.into_owned()),
+                Some(Known::Opaque) => c.opaque = Some(p.value.into_owned()),
+                Some(Known::Stale) => c.stale = p.value.eq_ignore_ascii_case("true"),
+                Some(Known::Algorithm) => c.algorithm = Some(p.value.into_owned()),
+                Some(Known::Qop) => {
                     // qop-options is a quoted, comma-separated list (RFC 3261 §25.1).
                     c.qop = p
                         .value
@@ -176,9 +176,9 @@ impl Challenge {
                         return Err(DigestParseError::InvalidValue("qop"));
                     }
                 }
-                "charset" => c.charset = Some(p.value),
-                "userhash" => c.userhash = p.value.eq_ignore_ascii_case("true"),
-                _ => c.other.push(p),
+                Some(Known::Charset) => c.charset = Some(p.value.into_owned()),
+                Some(Known::Userhash) => c.userhash = p.value.eq_ignore_ascii_case("true"),
+                _ => c.other.push(p.into_other()),
             }
         }
         c.realm = realm.ok_or(DigestParseError::Missing("realm"))?;
@@ -214,8 +214,10 @@ impl fmt::Display for Challenge {
         if let Some(a) = &self.algorithm {
             w.token("algorithm", a)?;
         }
-        if !self.qop.is_empty() {
-            w.quoted("qop", &self.qop.join(","))?;
+        match self.qop.as_slice() {
+            [] => {}
+            [one] => w.quoted("qop", one)?,
+            many => w.quoted("qop", &many.join(","))?,
         }
         if let Some(c) = &self.charset {
             w.token("charset", c)?;
@@ -235,20 +237,19 @@ impl Credentials {
         let (mut username, mut realm, mut nonce, mut uri, mut response) =
             (None, None, None, None, None);
         for p in params {
-            let name = p.name.to_ascii_lowercase();
-            match name.as_str() {
-                "username" => username = Some(p.value),
-                "realm" => realm = Some(p.value),
-                "nonce" => nonce = Some(p.value),
-                "uri" => uri = Some(p.value),
-                "response" => response = Some(p.value),
-                "algorithm" => c.algorithm = Some(p.value),
-                "cnonce" => c.cnonce = Some(p.value),
-                "opaque" => c.opaque = Some(p.value),
-                "qop" => c.qop = Some(p.value),
-                "nc" => c.nc = Some(p.value),
-                "userhash" => c.userhash = p.value.eq_ignore_ascii_case("true"),
-                _ => c.other.push(p),
+            match p.known {
+                Some(Known::Username) => username = Some(p.value.into_owned()),
+                Some(Known::Realm) => realm = Some(p.value.into_owned()),
+                Some(Known::Nonce) => nonce = Some(p.value.into_owned()),
+                Some(Known::Uri) => uri = Some(p.value.into_owned()),
+                Some(Known::Response) => response = Some(p.value.into_owned()),
+                Some(Known::Algorithm) => c.algorithm = Some(p.value.into_owned()),
+                Some(Known::Cnonce) => c.cnonce = Some(p.value.into_owned()),
+                Some(Known::Opaque) => c.opaque = Some(p.value.into_owned()),
+                Some(Known::Qop) => c.qop = Some(p.value.into_owned()),
+                Some(Known::Nc) => c.nc = Some(p.value.into_owned()),
+                Some(Known::Userhash) => c.userhash = p.value.eq_ignore_ascii_case("true"),
+                _ => c.other.push(p.into_other()),
             }
         }
         c.username = username.ok_or(DigestParseError::Missing("username"))?;
@@ -309,13 +310,35 @@ impl fmt::Display for Credentials {
     }
 }
 
-struct ParamWriter<'a, 'b> {
-    f: &'a mut fmt::Formatter<'b>,
+/// Appends to `out` the value of a challenge with only `realm`, `nonce`, `stale`,
+/// `algorithm` and one `qop`: exactly what [`Challenge`]'s `Display` writes for such a
+/// challenge (a test holds the two together), without building one. A registrar sends
+/// this for most requests it receives.
+pub(crate) fn write_server_challenge(
+    out: &mut String,
+    realm: &str,
+    nonce: &str,
+    stale: bool,
+    algorithm: &str,
+    qop: &str,
+) -> fmt::Result {
+    let mut w = ParamWriter::new(out)?;
+    w.quoted("realm", realm)?;
+    w.quoted("nonce", nonce)?;
+    if stale {
+        w.token("stale", "true")?;
+    }
+    w.token("algorithm", algorithm)?;
+    w.quoted("qop", qop)
+}
+
+struct ParamWriter<'a, W: fmt::Write> {
+    f: &'a mut W,
     first: bool,
 }
 
-impl<'a, 'b> ParamWriter<'a, 'b> {
-    fn new(f: &'a mut fmt::Formatter<'b>) -> Result<Self, fmt::Error> {
+impl<'a, W: fmt::Write> ParamWriter<'a, W> {
+    fn new(f: &'a mut W) -> Result<Self, fmt::Error> {
         f.write_str("Digest ")?;
         Ok(ParamWriter { f, first: true })
     }
@@ -335,12 +358,15 @@ impl<'a, 'b> ParamWriter<'a, 'b> {
             return self.quoted(name, value);
         }
         self.sep()?;
-        write!(self.f, "{name}={value}")
+        self.f.write_str(name)?;
+        self.f.write_char('=')?;
+        self.f.write_str(value)
     }
 
     fn quoted(&mut self, name: &str, value: &str) -> fmt::Result {
         self.sep()?;
-        write!(self.f, "{name}=")?;
+        self.f.write_str(name)?;
+        self.f.write_char('=')?;
         write_quoted(self.f, value)
     }
 
@@ -397,7 +423,7 @@ fn is_ws(b: u8) -> bool {
 }
 
 /// Splits `Digest a=b, c="d"` into its parameters, checking the scheme first.
-fn parse_digest(value: &str) -> Result<Vec<OtherParam>, DigestParseError> {
+fn parse_digest(value: &str) -> Result<Vec<RawParam<'_>>, DigestParseError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(DigestParseError::TooLarge);
     }
@@ -432,7 +458,7 @@ fn parse_digest(value: &str) -> Result<Vec<OtherParam>, DigestParseError> {
             what: "whitespace after scheme",
         });
     }
-    let params = parse_params(b, i)?;
+    let params = parse_params(value, i)?;
     if params.is_empty() {
         return Err(DigestParseError::Syntax {
             at: b.len(),
@@ -442,9 +468,73 @@ fn parse_digest(value: &str) -> Result<Vec<OtherParam>, DigestParseError> {
     Ok(params)
 }
 
-fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseError> {
+/// The parameters this crate interprets, recognised once by name (case-insensitively)
+/// so that neither parser lower-cases or copies a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Username,
+    Realm,
+    Nonce,
+    Uri,
+    Response,
+    Algorithm,
+    Cnonce,
+    Opaque,
+    Qop,
+    Nc,
+    Userhash,
+    Domain,
+    Stale,
+    Charset,
+}
+
+impl Known {
+    fn of(name: &str) -> Option<Known> {
+        const ALL: [(&str, Known); 14] = [
+            ("username", Known::Username),
+            ("realm", Known::Realm),
+            ("nonce", Known::Nonce),
+            ("uri", Known::Uri),
+            ("response", Known::Response),
+            ("algorithm", Known::Algorithm),
+            ("cnonce", Known::Cnonce),
+            ("opaque", Known::Opaque),
+            ("qop", Known::Qop),
+            ("nc", Known::Nc),
+            ("userhash", Known::Userhash),
+            ("domain", Known::Domain),
+            ("stale", Known::Stale),
+            ("charset", Known::Charset),
+        ];
+        ALL.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, k)| k)
+    }
+}
+
+/// One parameter as parsed: borrowed from the header value, copied only when a
+/// quoted-string had escapes to undo or when the caller keeps it.
+struct RawParam<'v> {
+    name: &'v str,
+    known: Option<Known>,
+    value: Cow<'v, str>,
+    quoted: bool,
+}
+
+impl RawParam<'_> {
+    fn into_other(self) -> OtherParam {
+        OtherParam {
+            name: self.name.to_owned(),
+            value: self.value.into_owned(),
+            quoted: self.quoted,
+        }
+    }
+}
+
+fn parse_params(value: &str, mut i: usize) -> Result<Vec<RawParam<'_>>, DigestParseError> {
+    let b = value.as_bytes();
     // Credentials carry about ten parameters (RFC 8760 §3.4).
-    let mut params: Vec<OtherParam> = Vec::with_capacity(12);
+    let mut params: Vec<RawParam<'_>> = Vec::with_capacity(12);
     loop {
         // Skip whitespace and empty list elements.
         while i < b.len() && (is_ws(b[i]) || b[i] == b',') {
@@ -463,7 +553,8 @@ fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseEr
                 what: "parameter name",
             });
         }
-        let name = ascii(&b[name_start..i]);
+        // Token bytes are ASCII, so the slice lies on char boundaries.
+        let name = &value[name_start..i];
         while i < b.len() && is_ws(b[i]) {
             i += 1;
         }
@@ -474,8 +565,8 @@ fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseEr
         while i < b.len() && is_ws(b[i]) {
             i += 1;
         }
-        let (value, quoted) = if b.get(i) == Some(&b'"') {
-            let (v, next) = parse_quoted(b, i)?;
+        let (param_value, quoted) = if b.get(i) == Some(&b'"') {
+            let (v, next) = parse_quoted(value, i)?;
             i = next;
             (v, true)
         } else {
@@ -489,7 +580,7 @@ fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseEr
                     what: "token or quoted-string",
                 });
             }
-            (ascii(&b[s..i]), false)
+            (Cow::Borrowed(&value[s..i]), false)
         };
         while i < b.len() && is_ws(b[i]) {
             i += 1;
@@ -497,45 +588,52 @@ fn parse_params(b: &[u8], mut i: usize) -> Result<Vec<OtherParam>, DigestParseEr
         if i < b.len() && b[i] != b',' {
             return Err(DigestParseError::Syntax { at: i, what: "','" });
         }
-        if params.iter().any(|p| p.name.eq_ignore_ascii_case(&name)) {
-            return Err(DigestParseError::Duplicate(name));
+        if params.iter().any(|p| p.name.eq_ignore_ascii_case(name)) {
+            return Err(DigestParseError::Duplicate(name.to_owned()));
         }
         if params.len() == MAX_PARAMS {
             return Err(DigestParseError::TooLarge);
         }
-        params.push(OtherParam {
+        params.push(RawParam {
             name,
-            value,
+            known: Known::of(name),
+            value: param_value,
             quoted,
         });
     }
 }
 
-fn ascii(b: &[u8]) -> String {
-    // Only called on token bytes, which are ASCII.
-    b.iter().map(|&c| c as char).collect()
-}
-
 /// Parses a quoted-string starting at the opening quote; returns the unescaped value and
 /// the index after the closing quote.
-fn parse_quoted(b: &[u8], open: usize) -> Result<(String, usize), DigestParseError> {
-    let mut out = Vec::new();
+fn parse_quoted(value: &str, open: usize) -> Result<(Cow<'_, str>, usize), DigestParseError> {
+    let b = value.as_bytes();
+    // Filled only once a quoted-pair shows up; a nonce, realm or response has none, so
+    // the value is normally borrowed as it stands.
+    let mut unescaped: Option<Vec<u8>> = None;
     let mut i = open + 1;
     while i < b.len() {
         match b[i] {
             b'"' => {
-                // The input was a &str and we only split at ASCII bytes, so this holds.
-                let s = String::from_utf8(out).map_err(|_| DigestParseError::Syntax {
-                    at: open,
-                    what: "UTF-8 in quoted-string",
-                })?;
-                return Ok((s, i + 1));
+                let text = match unescaped {
+                    None => Cow::Borrowed(&value[open + 1..i]),
+                    // Only ASCII bytes were unescaped and the rest copied whole, so this
+                    // holds; checked rather than assumed.
+                    Some(out) => Cow::Owned(String::from_utf8(out).map_err(|_| {
+                        DigestParseError::Syntax {
+                            at: open,
+                            what: "UTF-8 in quoted-string",
+                        }
+                    })?),
+                };
+                return Ok((text, i + 1));
             }
             b'\\' => {
                 // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
                 match b.get(i + 1) {
                     Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => {
-                        out.push(c);
+                        unescaped
+                            .get_or_insert_with(|| b[open + 1..i].to_vec())
+                            .push(c);
                         i += 2;
                     }
                     _ => {
@@ -554,7 +652,9 @@ fn parse_quoted(b: &[u8], open: usize) -> Result<(String, usize), DigestParseErr
                 });
             }
             c => {
-                out.push(c);
+                if let Some(out) = unescaped.as_mut() {
+                    out.push(c);
+                }
                 i += 1;
             }
         }
@@ -585,6 +685,37 @@ mod tests {
         assert_eq!(c.other.len(), 1);
         let again = Challenge::parse(&c.to_string()).expect("reparses");
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn server_challenge_writer_matches_display() {
+        // The registrar's fast path must put on the wire exactly what Display writes.
+        for (realm, stale) in [("sentral.example.no", false), ("odd \"realm\\", true)] {
+            let c = Challenge {
+                realm: realm.into(),
+                nonce: "0123abcd".into(),
+                stale,
+                algorithm: Some("SHA-256".into()),
+                qop: vec!["auth".into()],
+                ..Challenge::default()
+            };
+            let mut fast = String::new();
+            write_server_challenge(&mut fast, realm, "0123abcd", stale, "SHA-256", "auth")
+                .expect("writes");
+            assert_eq!(fast, c.to_string());
+            assert_eq!(Challenge::parse(&fast).expect("parses"), c);
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_borrowed_unless_escaped() {
+        let v = r#"x="plain", y="a\"b""#;
+        let params = parse_params(v, 0).expect("parses");
+        assert!(matches!(params[0].value, Cow::Borrowed("plain")));
+        assert!(matches!(&params[1].value, Cow::Owned(s) if s == "a\"b"));
+        // Names are matched case-insensitively without copying them.
+        assert_eq!(Known::of("UserName"), Some(Known::Username));
+        assert_eq!(Known::of("x-other"), None);
     }
 
     #[test]

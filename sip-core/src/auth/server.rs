@@ -18,7 +18,7 @@
 
 use super::algorithm::{Algorithm, Qop, ResponseInput, compute_response};
 use super::ha1::{Ha1, Ha1Set};
-use super::header::{Challenge, Credentials, DigestParseError};
+use super::header::{Challenge, Credentials, DigestParseError, write_server_challenge};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::{BTreeSet, HashMap};
@@ -353,10 +353,33 @@ impl DigestServer {
     /// [`DigestServer::challenge`] serialized: the values of the WWW-Authenticate (or
     /// Proxy-Authenticate) headers, in order.
     pub fn challenge_values(&self, now: SystemTime, stale: bool) -> Vec<String> {
-        self.challenge(now, stale)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        let mut values = Vec::with_capacity(self.config.algorithms.len());
+        self.write_challenge_values(now, stale, |v| values.push(v.to_owned()));
+        values
+    }
+
+    /// [`DigestServer::challenge_values`] handed to `emit` one by one, written into one
+    /// buffer and with the nonce on the stack: no `Challenge` values are built. Every
+    /// REGISTER or INVITE without credentials costs this.
+    pub fn write_challenge_values(&self, now: SystemTime, stale: bool, mut emit: impl FnMut(&str)) {
+        let nonce = self.mint_nonce_hex(unix_secs(now));
+        // Hex digits are ASCII.
+        let nonce = std::str::from_utf8(&nonce).unwrap_or_default();
+        let realm = &self.config.realm;
+        let mut value = String::with_capacity(96 + realm.len() + nonce.len());
+        for a in &self.config.algorithms {
+            value.clear();
+            // Writing into a String cannot fail.
+            let _ = write_server_challenge(
+                &mut value,
+                realm,
+                nonce,
+                stale,
+                a.as_str(),
+                Qop::Auth.as_str(),
+            );
+            emit(&value);
+        }
     }
 
     /// Picks the Digest credentials for our realm among a request's Authorization (or
@@ -447,8 +470,7 @@ impl DigestServer {
             cnonce: c.cnonce.as_deref().unwrap_or(""),
             body: &[],
         });
-        let received = c.response.to_ascii_lowercase();
-        let response_ok: bool = expected.as_bytes().ct_eq(received.as_bytes()).into();
+        let response_ok = hex_eq_ignoring_case(expected.as_bytes(), c.response.as_bytes());
         let nonce = self.check_nonce(&c.nonce, unix_secs(now));
 
         if !(response_ok && known) {
@@ -484,13 +506,22 @@ impl DigestServer {
     }
 
     fn mint_nonce(&self, issued: u64) -> String {
+        let hex = self.mint_nonce_hex(issued);
+        String::from_utf8_lossy(&hex).into_owned()
+    }
+
+    /// A fresh nonce in hex, on the stack.
+    fn mint_nonce_hex(&self, issued: u64) -> [u8; 2 * NONCE_LEN] {
         let salt = self.salt.fetch_add(1, Ordering::Relaxed);
         let mac = self.nonce_mac(issued, salt);
         let mut raw = [0u8; NONCE_LEN];
         raw[..8].copy_from_slice(&issued.to_be_bytes());
         raw[8..16].copy_from_slice(&salt.to_be_bytes());
         raw[16..].copy_from_slice(&mac);
-        hex::encode(raw)
+        let mut hex = [0u8; 2 * NONCE_LEN];
+        // The output is exactly twice the input's length, so this cannot fail.
+        let _ = hex::encode_to_slice(raw, &mut hex);
+        hex
     }
 
     fn nonce_mac(&self, issued: u64, salt: u64) -> [u8; MAC_LEN] {
@@ -562,6 +593,21 @@ enum NonceStatus {
     Valid { issued: u64, key: [u8; MAC_LEN] },
     Expired,
     Invalid,
+}
+
+/// Whether `received` is `expected` (lower-case hex) in any letter case, compared in
+/// constant time for equal lengths. Lower-cased on the stack: no allocation per request.
+fn hex_eq_ignoring_case(expected: &[u8], received: &[u8]) -> bool {
+    // SHA-512/256 gives the longest response, 64 hex digits.
+    let mut lowered = [0u8; 128];
+    if received.len() != expected.len() || received.len() > lowered.len() {
+        return false;
+    }
+    let lowered = &mut lowered[..received.len()];
+    for (l, r) in lowered.iter_mut().zip(received) {
+        *l = r.to_ascii_lowercase();
+    }
+    expected.ct_eq(lowered).into()
 }
 
 fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -725,6 +771,16 @@ mod tests {
         assert!(p("sip:a@").is_none());
         assert!(p("sip:host:99999").is_none());
         assert!(p("sip:[::1").is_none());
+    }
+
+    #[test]
+    fn responses_compare_in_any_case_and_length_must_match() {
+        assert!(hex_eq_ignoring_case(b"0a1b", b"0A1b"));
+        assert!(!hex_eq_ignoring_case(b"0a1b", b"0a1c"));
+        assert!(!hex_eq_ignoring_case(b"0a1b", b"0a1"));
+        assert!(!hex_eq_ignoring_case(b"0a1b", b"0a1b0"));
+        let long = [b'a'; 200];
+        assert!(!hex_eq_ignoring_case(&long, &long));
     }
 
     #[test]

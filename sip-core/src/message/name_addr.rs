@@ -31,7 +31,8 @@ impl NameAddr {
     }
 
     pub fn set_tag(&mut self, tag: impl Into<SipStr>) {
-        self.params.set("tag", Some(tag.into()));
+        self.params
+            .set(SipStr::from_static("tag"), Some(tag.into()));
     }
 }
 

@@ -63,6 +63,16 @@ impl SipStr {
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
+
+    /// `v` as 16 lower-case hex digits (a tag), formatted on the stack.
+    pub fn hex_u64(v: u64) -> SipStr {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 16];
+        for (i, d) in hex.iter_mut().enumerate() {
+            *d = DIGITS[((v >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        SipStr(Bytes::copy_from_slice(&hex))
+    }
 }
 
 impl Deref for SipStr {
@@ -117,5 +127,17 @@ impl fmt::Display for SipStr {
 impl fmt::Debug for SipStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SipStr;
+
+    #[test]
+    fn hex_u64_is_sixteen_lower_case_digits() {
+        for v in [0, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(SipStr::hex_u64(v).as_str(), format!("{v:016x}"));
+        }
     }
 }
