@@ -512,7 +512,7 @@ impl LiveView for PbxLive {
             .into_iter()
             .map(|b| LiveRegistration {
                 extension: b.extension.clone(),
-                contact: b.contact_key(),
+                contact: b.contact_key().to_owned(),
                 transport: format!("{:?}", b.destination.kind).to_lowercase(),
                 source: b.destination.remote,
                 expires_at: b.expires_at,

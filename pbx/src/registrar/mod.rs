@@ -56,8 +56,8 @@ use sip_core::driver::{ClientEvent, ServerRequest};
 use sip_core::message::serialize::WriteWire;
 use sip_core::message::typed::{parse_single_name_addr, percent_decode};
 use sip_core::message::{
-    CSeq, Contact, Header, Host, Method, NameAddr, Params, Request, Response, SipUri, Uri, Via,
-    check_register_to,
+    CSeq, Contact, Header, Host, Method, NameAddr, Params, Request, Response, SipStr, SipUri, Uri,
+    Via, check_register_to,
 };
 use sip_core::transport::{Destination, Flow, TransportKind};
 use std::collections::HashMap;
@@ -90,12 +90,15 @@ pub struct Binding {
     /// The expiry the store holds for this binding, which may lag `expires_at` by up to
     /// the configured slack (see `persist`).
     pub(crate) stored_expires_at: DateTime<Utc>,
+    /// `contact` in wire form, made once: every REGISTER compares bindings by it
+    /// several times.
+    contact_key: String,
 }
 
 impl Binding {
     /// The contact URI in wire form: the binding's identity within its extension.
-    pub fn contact_key(&self) -> String {
-        self.contact.to_wire_string()
+    pub fn contact_key(&self) -> &str {
+        &self.contact_key
     }
 
     /// Whether `other` is this binding refreshed: the same contact, flow and identity,
@@ -251,7 +254,7 @@ impl Registrar {
         drop(map);
         let mut f = self.failures();
         for b in &removed {
-            f.remove(&(b.extension.clone(), b.contact_key()));
+            f.remove(&(b.extension.clone(), b.contact_key().to_owned()));
         }
         (removed, counts)
     }
@@ -310,6 +313,7 @@ fn binding_from_store(r: &Registration) -> Option<Binding> {
         extension: r.extension_number.clone(),
         extension_id: r.extension_id,
         behind_nat: contact_addr(&contact) != Some(r.source_addr),
+        contact_key: contact.to_wire_string(),
         contact,
         destination: Destination {
             kind,
@@ -330,7 +334,7 @@ fn binding_from_store(r: &Registration) -> Option<Binding> {
 fn new_registration(b: &Binding, flow_source: SocketAddr) -> NewRegistration {
     NewRegistration {
         extension_id: b.extension_id,
-        contact_uri: b.contact_key(),
+        contact_uri: b.contact_key().to_owned(),
         expires_at: b.expires_at,
         transport: transport_name(b.destination.kind).to_string(),
         source_addr: flow_source,
@@ -648,6 +652,7 @@ fn apply(ctx: &PbxContext, req: &Request, flow: &Flow, checked: Checked) -> Appl
             extension_id: ext.id,
             behind_nat: contact_addr(&u.uri) != Some(flow.remote),
             contact: u.uri,
+            contact_key: u.key,
             destination: Destination::reply_to(flow),
             expires_at,
             call_id: call_id.clone(),
@@ -658,7 +663,7 @@ fn apply(ctx: &PbxContext, req: &Request, flow: &Flow, checked: Checked) -> Appl
             updated_at: now,
             stored_expires_at: expires_at,
         };
-        match current.iter().find(|c| c.contact_key() == u.key) {
+        match current.iter().find(|c| c.contact_key == b.contact_key) {
             Some(prev) if prev.same_but_expiry(&b) => {
                 if store_lag_ok(
                     prev.stored_expires_at,
@@ -697,7 +702,7 @@ fn apply(ctx: &PbxContext, req: &Request, flow: &Flow, checked: Checked) -> Appl
     } else {
         changes.extend(removed.iter().map(|b| RegistrationWrite::Remove {
             extension_id: ext.id,
-            contact_uri: b.contact_key(),
+            contact_uri: b.contact_key().to_owned(),
         }));
     }
     changes.extend(
@@ -738,14 +743,6 @@ fn install(ctx: &PbxContext, req: &Request, outcome: Outcome) -> Response {
     } = outcome;
     let reg = &ctx.registrar;
     {
-        let mut map = reg.write();
-        if next.is_empty() {
-            map.remove(&ext.number);
-        } else {
-            map.insert(ext.number.clone(), next.clone());
-        }
-    }
-    {
         // A REGISTER proves the contacts it touched alive.
         let mut f = reg.failures();
         if !f.is_empty() {
@@ -753,26 +750,40 @@ fn install(ctx: &PbxContext, req: &Request, outcome: Outcome) -> Response {
                 .iter()
                 .chain(next.iter().filter(|b| b.updated_at == now))
             {
-                f.remove(&(ext.number.clone(), b.contact_key()));
+                f.remove(&(ext.number.clone(), b.contact_key().to_owned()));
             }
+        }
+    }
+    // The 200 is built from the bindings before they move into the map, which then
+    // takes them without a copy (every REGISTER passes here).
+    let response = ok_response(req, &next, now);
+    let contacts = next.len();
+    {
+        let mut map = reg.write();
+        if next.is_empty() {
+            map.remove(&ext.number);
+        } else if let Some(slot) = map.get_mut(&ext.number) {
+            *slot = next;
+        } else {
+            map.insert(ext.number.clone(), next);
         }
     }
     if changed {
         tracing::info!(
             extension = %ext.number,
-            contacts = next.len(),
+            contacts,
             transport = transport_name(flow.kind),
             "registration updated"
         );
     } else {
         // A refresh: the normal traffic of a registrar, not worth an info line each.
-        tracing::debug!(extension = %ext.number, contacts = next.len(), "registration refreshed");
+        tracing::debug!(extension = %ext.number, contacts, "registration refreshed");
     }
     ctx.events.publish(PbxEvent::Registration {
         extension: ext.number.clone(),
-        contacts: next.len(),
+        contacts,
     });
-    ok_response(req, &next, now)
+    response
 }
 
 /// Whether a refresh to `expires_at` may skip the store, whose copy says `stored`: the
@@ -822,6 +833,7 @@ fn ok_response(req: &Request, bindings: &[Binding], now: DateTime<Utc>) -> Respo
 /// `format` parses its pattern on every call, a visible cost in each REGISTER's 200.
 fn sip_date(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -830,21 +842,26 @@ fn sip_date(t: DateTime<Utc>) -> String {
         .get(t.weekday().num_days_from_monday() as usize)
         .unwrap_or(&"Mon");
     let month = MONTHS.get(t.month0() as usize).unwrap_or(&"Jan");
-    format!(
+    // 29 bytes for years 1000-9999: sized once instead of grown by format!.
+    let mut date = String::with_capacity(32);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        date,
         "{day}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
         t.day(),
         t.year(),
         t.hour(),
         t.minute(),
         t.second()
-    )
+    );
+    date
 }
 
 /// A stateless response from sip-core's checks, with our To tag.
 fn with_tag(mut resp: Response) -> Response {
     if let Some(to) = resp.headers.to_mut() {
         if to.tag().is_none() {
-            to.set_tag(format!("{:016x}", rand::random::<u64>()));
+            to.set_tag(SipStr::hex_u64(rand::random::<u64>()));
         }
     }
     resp
@@ -906,7 +923,7 @@ fn remove_bindings(ctx: &Arc<PbxContext>, pred: impl Fn(&Binding) -> bool, why: 
             .iter()
             .map(|b| RegistrationWrite::Remove {
                 extension_id: b.extension_id,
-                contact_uri: b.contact_key(),
+                contact_uri: b.contact_key().to_owned(),
             })
             .collect(),
     );
@@ -967,7 +984,7 @@ pub async fn sweep(ctx: &Arc<PbxContext>) {
             .filter(|b| b.expires_at > now)
             .map(|b| RegistrationWrite::Remove {
                 extension_id: b.extension_id,
-                contact_uri: b.contact_key(),
+                contact_uri: b.contact_key().to_owned(),
             })
             .collect(),
     );
@@ -993,7 +1010,7 @@ async fn ping(ctx: &Arc<PbxContext>, b: Binding) {
             return;
         }
     };
-    let key = (b.extension.clone(), b.contact_key());
+    let key = (b.extension.clone(), b.contact_key().to_owned());
     let limit = ctx.config.registrar.options_ping_failures;
     let misses = {
         let mut f = ctx.registrar.failures();
@@ -1141,6 +1158,7 @@ mod tests {
             extension: "1001".into(),
             extension_id: ExtensionId(1),
             contact: parse_uri("sip:1001@192.0.2.50:5060").expect("uri"),
+            contact_key: "sip:1001@192.0.2.50:5060".into(),
             destination: Destination::reply_to(&flow("10.0.0.1:5060")),
             expires_at: now + chrono::Duration::milliseconds(1500),
             behind_nat: false,

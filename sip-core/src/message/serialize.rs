@@ -21,9 +21,13 @@ pub trait WriteWire {
 
     /// The wire form as a `String` (every SIP value is UTF-8).
     fn to_wire_string(&self) -> String {
-        let mut v = Vec::new();
+        // Most URIs and header values fit: one allocation instead of a growth series.
+        let mut v = Vec::with_capacity(64);
         self.write_wire(&mut v);
-        String::from_utf8_lossy(&v).into_owned()
+        match String::from_utf8(v) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
     }
 }
 
@@ -301,8 +305,30 @@ pub fn to_vec(message: &Message) -> Vec<u8> {
 }
 
 /// Serializes `message` into `Bytes` ready for a socket.
+///
+/// The bytes are written into a per-thread scratch buffer and copied out at their exact
+/// length: one allocation, and no unused capacity kept alive by a completed transaction
+/// that holds its response for retransmissions (32 s over UDP).
 pub fn to_bytes(message: &Message) -> Bytes {
-    Bytes::from(to_vec(message))
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            buf.reserve(capacity_hint(message));
+            message.write_wire(&mut buf);
+            let bytes = Bytes::copy_from_slice(&buf);
+            // A huge message (a large SDP body) must not pin its buffer for the
+            // thread's life.
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            bytes
+        }
+        // Re-entered (cannot happen from write_wire, but cheap to allow).
+        Err(_) => Bytes::from(to_vec(message)),
+    })
 }
 
 /// Appends `message` to `buf`.

@@ -188,6 +188,31 @@ impl ServerKey {
         })
     }
 
+    /// The key with its text copied out of the received datagram, so that keeping the
+    /// key (a completed non-INVITE transaction keeps it for Timer J, 32 s over UDP)
+    /// does not keep the whole datagram alive with it.
+    pub fn detached(self) -> ServerKey {
+        match self {
+            ServerKey::Rfc3261 {
+                branch,
+                sent_by,
+                method,
+            } => ServerKey::Rfc3261 {
+                branch: SipStr::from(branch.as_str()),
+                sent_by: SentBy {
+                    host: match sent_by.host {
+                        Host::Domain(d) => Host::Domain(SipStr::from(d.as_str())),
+                        ip => ip,
+                    },
+                    port: sent_by.port,
+                },
+                method,
+            },
+            // Rare (RFC 2543 peers): left sharing the datagram.
+            k @ ServerKey::Rfc2543 { .. } => k,
+        }
+    }
+
     /// The key of the INVITE that a CANCEL with this key cancels (§9.2: same branch and
     /// sent-by, or for RFC 2543 the same URI, tags, Call-ID, CSeq number and Via).
     pub fn cancelled_invite(&self) -> ServerKey {
@@ -218,6 +243,40 @@ mod tests {
         assert!(x.as_str().starts_with("z9hG4bK"));
         assert_eq!(x.as_str().len(), 7 + 24);
         assert_ne!(x, a.next_branch());
+    }
+
+    #[test]
+    fn a_detached_key_is_equal_but_no_longer_shares_the_datagram() {
+        let wire = "REGISTER sip:example.com SIP/2.0\r\n\
+                    Via: SIP/2.0/UDP pc33.example.com:5060;branch=z9hG4bKnashds7\r\n\
+                    Max-Forwards: 70\r\nTo: <sip:a@example.com>\r\n\
+                    From: <sip:a@example.com>;tag=456248\r\nCall-ID: 843817637684230@998sdasdh09\r\n\
+                    CSeq: 1826 REGISTER\r\nContent-Length: 0\r\n\r\n";
+        let datagram = bytes::Bytes::from(wire.as_bytes().to_vec());
+        let Ok(crate::message::Message::Request(req)) =
+            crate::message::parse::parse_datagram(datagram.clone())
+        else {
+            panic!("parses");
+        };
+        let key = ServerKey::of_request(&req).expect("key");
+        let detached = key.clone().detached();
+        assert_eq!(detached, key);
+        let within = |s: &str| {
+            let (p, base) = (s.as_ptr() as usize, datagram.as_ptr() as usize);
+            p >= base && p < base + datagram.len()
+        };
+        let ServerKey::Rfc3261 {
+            branch, sent_by, ..
+        } = &detached
+        else {
+            panic!("RFC 3261 key");
+        };
+        assert!(!within(branch));
+        assert!(matches!(&sent_by.host, Host::Domain(d) if !within(d)));
+        let ServerKey::Rfc3261 { branch, .. } = &key else {
+            panic!("RFC 3261 key");
+        };
+        assert!(within(branch), "the parsed key shares the datagram");
     }
 
     #[test]

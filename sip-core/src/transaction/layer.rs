@@ -601,6 +601,8 @@ impl TransactionLayer {
             let _ = t.send_response(trying, now, &mut self.actions);
         }
         let request_to_tag = if key.is_rfc2543() { to_tag } else { None };
+        // An INVITE transaction keeps its request, and so the datagram, anyway.
+        let key = if is_invite { key } else { key.detached() };
         self.servers.insert(key.clone(), id);
         self.txs.insert(
             id,

@@ -13,7 +13,7 @@ pub mod tcp;
 pub mod udp;
 
 use crate::message::parse::ParseError;
-use crate::message::{Host, Message};
+use crate::message::{Host, Message, SipStr};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -176,13 +176,35 @@ pub fn stamp_received(message: &mut Message, remote: SocketAddr) {
         Host::Domain(_) => false,
     };
     let asks_rport = via.rport().is_some();
+    // Done for every request: the names are static and each value is formatted on the
+    // stack, so a stamp costs one small allocation per parameter.
     if !same_host || asks_rport {
-        via.params
-            .set("received", Some(source_ip.to_string().into()));
+        via.params.set(
+            SipStr::from_static("received"),
+            Some(formatted_on_stack(source_ip)),
+        );
     }
     if asks_rport {
-        via.params
-            .set("rport", Some(remote.port().to_string().into()));
+        via.params.set(
+            SipStr::from_static("rport"),
+            Some(formatted_on_stack(remote.port())),
+        );
+    }
+}
+
+/// `value`'s text (an address or a port: at most 45 bytes) as a `SipStr`, formatted
+/// without a temporary `String`.
+fn formatted_on_stack(value: impl std::fmt::Display) -> SipStr {
+    use std::io::Write as _;
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if write!(cursor, "{value}").is_err() {
+        return SipStr::from(value.to_string());
+    }
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) => SipStr::from(text),
+        Err(_) => SipStr::from(value.to_string()),
     }
 }
 
@@ -298,11 +320,21 @@ impl Transports {
 
     /// The address to advertise in Via/Contact for `kind`, matching `remote`'s family.
     pub fn local_for(&self, kind: TransportKind, remote: SocketAddr) -> Option<SocketAddr> {
-        self.listening()
-            .into_iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, a)| a)
-            .find(|a| a.is_ipv4() == remote.is_ipv4())
+        // Asked for every request and response: looked up in place, not via `listening`'s
+        // freshly collected list.
+        let same_family = |a: &SocketAddr| a.is_ipv4() == remote.is_ipv4();
+        match kind {
+            TransportKind::Udp => lock(&self.inner.udp)
+                .iter()
+                .map(|u| u.local_addr())
+                .find(same_family),
+            TransportKind::Tcp => lock(&self.inner.tcp_listeners)
+                .iter()
+                .copied()
+                .find(same_family),
+            // Not listened on (see `listening`).
+            _ => None,
+        }
     }
 
     /// Sends serialized bytes.
