@@ -16,52 +16,17 @@ mod phones;
 
 use billing::{CallDirection, CallDisposition};
 use phones::{
-    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, skip, spawn_sipp,
-    spawn_sipp_with, wait_bound, wait_idle, wait_sipp,
+    Phone, SippOutcome, completed_records, logged_dialog, on_each_backend, register, run_sipp,
+    skip, spawn_sipp, spawn_sipp_with, uri_escape, wait_bound, wait_idle, wait_sipp,
 };
-use std::time::{Duration, Instant};
-use store::{CallFilter, StoredCallRecord, TransferKind};
+use std::time::Duration;
+use store::TransferKind;
 use support::pbx::{TestPbx, backends, start_pbx};
 
 fn config() -> pbx::PbxConfig {
     let mut c = pbx::PbxConfig::default();
     c.calls.ring_timeout = Duration::from_secs(3);
     c
-}
-
-/// RFC 3261 §19.1.1: a header value inside a URI escapes everything but unreserved
-/// characters (the Replaces value has `;`, `=` and usually `@`).
-fn uri_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Every call record, once `count` of them are complete.
-async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let recs = pbx
-            .store
-            .call_records(&CallFilter::default())
-            .await
-            .expect("records");
-        if recs.len() >= count && recs.iter().all(|r| r.ended_at.is_some()) {
-            return recs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{:?}: {count} completed records expected: {recs:?}",
-            pbx.backend
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The four phones of an attended transfer, the caller, 1002's desk phone and 2001
@@ -125,7 +90,7 @@ async fn attended_transfer_splices_the_held_caller_to_the_consulted_party() {
         assert!(c.ok, "{backend:?}: target: {}", c.report);
         assert!(a.ok, "{backend:?}: transferee: {}", a.report);
 
-        let recs = records(pbx, 2).await;
+        let recs = completed_records(pbx, 2).await;
         assert_eq!(recs.len(), 2, "{recs:?}");
         let first = recs
             .iter()
@@ -228,7 +193,7 @@ async fn attended_transfer_referred_on_the_consultation_call_moves_the_caller_in
         assert!(c.ok, "{backend:?}: target: {}", c.report);
         assert!(a.ok, "{backend:?}: caller: {}", a.report);
 
-        let recs = records(pbx, 2).await;
+        let recs = completed_records(pbx, 2).await;
         // Told apart by callee: the consultation call's caller is no longer 1002.
         let first = recs
             .iter()
@@ -302,7 +267,7 @@ async fn replaces_naming_no_dialog_is_reported_481_and_the_call_stays() {
         let b = transferor_run.await.expect("transferor task");
         assert!(b.ok, "{backend:?}: transferor: {}", b.report);
         assert!(a.ok, "{backend:?}: caller: {}", a.report);
-        let recs = records(&pbx, 1).await;
+        let recs = completed_records(&pbx, 1).await;
         assert_eq!(recs.len(), 1, "{recs:?}");
         let r = &recs[0];
         assert_eq!(r.disposition, Some(CallDisposition::Answered), "{r:?}");

@@ -27,8 +27,8 @@ mod phones;
 
 use billing::{CallDirection, CallDisposition};
 use phones::{
-    Phone, SippOutcome, logged_dialog, on_each_backend, register, run_sipp, spawn_sipp,
-    spawn_sipp_with, wait_bound, wait_sipp, wait_sipp_logs,
+    Phone, SippOutcome, completed_records, logged_dialog, on_each_backend, register, run_sipp,
+    spawn_sipp, spawn_sipp_with, uri_escape, wait_bound, wait_sipp, wait_sipp_logs,
 };
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
@@ -377,41 +377,6 @@ async fn an_outside_caller_cannot_transfer_its_call_out_not_even_to_112() {
     .await;
 }
 
-/// RFC 3261 §19.1.1: a header value inside a URI escapes everything but unreserved
-/// characters.
-fn uri_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Every call record, once `count` of them are complete.
-async fn records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let recs = pbx
-            .store
-            .call_records(&CallFilter::default())
-            .await
-            .expect("records");
-        if recs.len() >= count && recs.iter().all(|r| r.ended_at.is_some()) {
-            return recs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{:?}: {count} completed records expected: {recs:?}",
-            pbx.backend
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Samples (channels in use on a trunk, calls in progress) every 10 ms, in that order:
 /// a call is unregistered before its channel is freed, so a sample with a call in
 /// progress and no channel means a channel was lost on the way.
@@ -514,7 +479,7 @@ async fn attended_transfer_to_a_consulted_outside_party_moves_it_with_its_channe
         assert!(prov.ok, "{backend:?}: provider: {}", prov.report);
         assert!(a.ok, "{backend:?}: transferee: {}", a.report);
 
-        let recs = records(pbx, 2).await;
+        let recs = completed_records(pbx, 2).await;
         phones::wait_idle(pbx).await;
         watch.one_channel_throughout(pbx).await;
 
@@ -617,7 +582,7 @@ async fn attended_transfer_moves_an_outside_party_called_out_into_the_consultati
         assert!(t.ok, "{backend:?}: target: {}", t.report);
         assert!(prov.ok, "{backend:?}: provider: {}", prov.report);
 
-        let recs = records(pbx, 2).await;
+        let recs = completed_records(pbx, 2).await;
         phones::wait_idle(pbx).await;
         watch.one_channel_throughout(pbx).await;
 

@@ -327,6 +327,41 @@ pub async fn last_record(pbx: &TestPbx) -> StoredCallRecord {
     }
 }
 
+/// Every call record, once `count` of them are complete.
+pub async fn completed_records(pbx: &TestPbx, count: usize) -> Vec<StoredCallRecord> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recs = pbx
+            .store
+            .call_records(&CallFilter::default())
+            .await
+            .expect("records");
+        if recs.len() >= count && recs.iter().all(|r| r.ended_at.is_some()) {
+            return recs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}: {count} completed records expected: {recs:?}",
+            pbx.backend
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// RFC 3261 §19.1.1: a header value inside a URI (a Refer-To's `?Replaces=`) escapes
+/// everything but unreserved characters (the Replaces value has `;`, `=` and usually `@`).
+pub fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub async fn wait_idle(pbx: &TestPbx) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while pbx.server.ctx.calls.count() > 0 || pbx.server.ctx.relay.stats().sessions > 0 {
