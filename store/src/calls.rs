@@ -10,6 +10,7 @@ use futures_util::stream::BoxStream;
 use rust_decimal::Decimal;
 use sqlx::QueryBuilder;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Result, StoreError};
 use crate::ids::*;
@@ -296,7 +297,14 @@ pub struct CallRecordSink {
 #[derive(Debug)]
 enum Sink {
     Pool(Store),
-    Sqlite(sqlite_writes::Writer),
+    Sqlite {
+        writer: sqlite_writes::Writer,
+        /// The pool path, taken for good once the writer thread has stopped (it can only
+        /// by a bug): records keep landing, more slowly, instead of every later batch
+        /// failing.
+        fallback: Store,
+        stopped: AtomicBool,
+    },
 }
 
 impl CallRecordSink {
@@ -305,13 +313,30 @@ impl CallRecordSink {
     pub async fn write(&self, writes: Arc<[CallRecordWrite]>) -> Result<Vec<CallWriteOutcome>> {
         match &self.inner {
             Sink::Pool(store) => store.write_call_records(&writes).await,
-            Sink::Sqlite(w) => w.write(writes).await,
+            Sink::Sqlite {
+                writer,
+                fallback,
+                stopped,
+            } => {
+                if !stopped.load(Ordering::Relaxed) {
+                    match writer.write(writes.clone()).await {
+                        Ok(outcome) => return outcome,
+                        Err(sqlite_writes::WriterGone) => {
+                            stopped.store(true, Ordering::Relaxed);
+                            tracing::error!(
+                                "call record writer thread has stopped; writing through the pool from now on"
+                            );
+                        }
+                    }
+                }
+                fallback.write_call_records(&writes).await
+            }
         }
     }
 
     /// Whether batches go to a SQLite writer thread of their own (else through the pool).
     pub fn is_dedicated(&self) -> bool {
-        matches!(self.inner, Sink::Sqlite(_))
+        matches!(&self.inner, Sink::Sqlite { stopped, .. } if !stopped.load(Ordering::Relaxed))
     }
 }
 
@@ -410,7 +435,11 @@ impl Store {
     pub async fn call_record_sink(&self) -> CallRecordSink {
         let inner = match &self.backend {
             crate::Backend::Sqlite(pool) => match sqlite_writes::Writer::start(pool).await {
-                Ok(w) => Sink::Sqlite(w),
+                Ok(writer) => Sink::Sqlite {
+                    writer,
+                    fallback: self.clone(),
+                    stopped: AtomicBool::new(false),
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "call record writer: no connection of its own; writing through the pool");
                     Sink::Pool(self.clone())

@@ -68,20 +68,29 @@ impl Writer {
     }
 
     /// Writes `writes` in one transaction on the writer thread; as
-    /// [`Store::write_call_records`](crate::Store::write_call_records).
+    /// [`Store::write_call_records`](crate::Store::write_call_records). `Err(WriterGone)`
+    /// when the thread has stopped: the batch was not committed (a thread that dies in a
+    /// batch drops its connection, and with it the open transaction, before COMMIT).
     pub(crate) async fn write(
         &self,
         writes: Arc<[CallRecordWrite]>,
-    ) -> Result<Vec<CallWriteOutcome>> {
+    ) -> std::result::Result<Result<Vec<CallWriteOutcome>>, WriterGone> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((writes, reply))
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+        self.jobs.send((writes, reply)).map_err(|_| WriterGone)?;
+        answer.await.map_err(|_| WriterGone)
+    }
+
+    /// A writer whose thread has already stopped, as one that panicked would leave.
+    #[cfg(test)]
+    pub(crate) fn stopped() -> Writer {
+        let (jobs, _) = mpsc::channel();
+        Writer { jobs }
     }
 }
+
+/// The writer thread has stopped; the batch handed to it was not written.
+#[derive(Debug)]
+pub(crate) struct WriterGone;
 
 /// The writer thread: locks the handle, prepares, then serves batches until the
 /// [`Writer`] is dropped. Locals drop in reverse order: statements are finalized before
@@ -503,6 +512,14 @@ mod tests {
     use billing::{CallDirection, CallDisposition};
     use chrono::{Duration, TimeZone};
 
+    /// A batch through the writer thread, which must be running.
+    async fn written(
+        writer: &Writer,
+        writes: Arc<[CallRecordWrite]>,
+    ) -> Result<Vec<CallWriteOutcome>> {
+        writer.write(writes).await.expect("writer thread running")
+    }
+
     async fn store() -> (tempfile::TempDir, crate::Store, SqlitePool) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = crate::Store::open_in(dir.path(), None)
@@ -667,13 +684,12 @@ mod tests {
         let writer = Writer::start(&pool).await.expect("writer");
 
         let via_sqlx = started(&s.write_call_records(&batches(&[])).await.expect("sqlx"));
-        let via_thread = started(&writer.write(batches(&[]).into()).await.expect("thread"));
+        let via_thread = started(&written(&writer, batches(&[]).into()).await.expect("thread"));
         let a = s
             .write_call_records(&batches(&via_sqlx))
             .await
             .expect("sqlx");
-        let b = writer
-            .write(batches(&via_thread).into())
+        let b = written(&writer, batches(&via_thread).into())
             .await
             .expect("thread");
         assert_eq!(
@@ -739,7 +755,7 @@ mod tests {
             },
         ]
         .into();
-        match writer.write(bad).await {
+        match written(&writer, bad).await {
             Err(StoreError::Database(e)) => {
                 assert!(e.to_string().contains("refused by the test"), "{e}")
             }
@@ -750,7 +766,9 @@ mod tests {
             .await
             .expect("list");
         assert!(all.is_empty(), "rolled back: {all:?}");
-        let ok = writer.write(batches(&[]).into()).await.expect("next batch");
+        let ok = written(&writer, batches(&[]).into())
+            .await
+            .expect("next batch");
         assert_eq!(started(&ok).len(), 3);
         assert_eq!(
             s.call_records(&crate::CallFilter::default())
@@ -772,7 +790,7 @@ mod tests {
             .execute(&mut *tx)
             .await
             .expect("write");
-        let write = tokio::spawn(async move { writer.write(batches(&[]).into()).await });
+        let write = tokio::spawn(async move { written(&writer, batches(&[]).into()).await });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert!(!write.is_finished(), "the batch waits for the lock");
         tx.commit().await.expect("commit");
@@ -793,11 +811,38 @@ mod tests {
                 completion: (i % 2 == 0).then(|| done(i)),
             })
             .collect();
-        let ids = started(&writer.write(writes.into()).await.expect("batch"));
+        let ids = started(&written(&writer, writes.into()).await.expect("batch"));
         assert_eq!(ids.len(), 2000);
         assert!(ids.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(s.open_call_records().await.expect("open").len(), 1000);
         let r = s.call_record(ids[1999]).await.expect("get").expect("row");
         assert_eq!(r.callee_number, "11999");
+    }
+
+    /// A writer thread that has stopped (only a bug could stop it) must not lose the
+    /// records after it: the sink writes through the pool from then on.
+    #[tokio::test]
+    async fn a_stopped_writer_thread_falls_back_to_the_pool() {
+        let (_dir, store, _pool) = store().await;
+        let sink = crate::calls::CallRecordSink {
+            inner: crate::calls::Sink::Sqlite {
+                writer: Writer::stopped(),
+                fallback: store.clone(),
+                stopped: std::sync::atomic::AtomicBool::new(false),
+            },
+        };
+        assert!(sink.is_dedicated());
+        for callee in ["2001", "2002"] {
+            let writes: Arc<[CallRecordWrite]> = vec![CallRecordWrite::Start {
+                record: record(callee),
+                answered_at: None,
+                completion: None,
+            }]
+            .into();
+            let out = sink.write(writes).await.expect("written through the pool");
+            assert!(matches!(out[..], [CallWriteOutcome::Started(_)]), "{out:?}");
+        }
+        assert!(!sink.is_dedicated());
+        assert_eq!(store.open_call_records().await.expect("open").len(), 2);
     }
 }
